@@ -1,0 +1,2 @@
+"""connectmap."""
+__version__ = "0.1.0"
