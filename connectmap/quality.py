@@ -1,0 +1,62 @@
+"""Data quality flags: one ``quality_flags`` column, codes joined by ``;``, each code documented once here.
+
+Steps append flags with :func:`append_flag` (vectorised) and register what a code means with :func:`flag_code`,
+so the README, the workbook's Data quality sheet and ``quality.json`` explain every code the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from connectmap.columns import QUALITY_FLAGS
+
+#: Every flag and rejection code with its meaning.
+CODES: dict[str, str] = {}
+
+
+def flag_code(code: str, meaning: str) -> str:
+    """Register a flag or rejection code and its meaning; returns the code."""
+    CODES[code] = meaning
+    return code
+
+
+def append_flag(table: pd.DataFrame, mask: np.ndarray | pd.Series, code: str) -> None:
+    """Append ``code`` to ``quality_flags`` of the rows where ``mask`` is true (in place; creates the column).
+
+    Parameters
+    ----------
+    table
+        The school table.
+    mask
+        Boolean array aligned with the table's rows.
+    code
+        A code registered with :func:`flag_code`.
+    """
+    if code not in CODES:
+        raise KeyError(f"unregistered quality flag {code!r}")
+    mask = np.asarray(mask, dtype=bool)
+    if QUALITY_FLAGS not in table.columns:
+        table[QUALITY_FLAGS] = pd.Series("", index=table.index, dtype="string")
+    if not mask.any():
+        return
+    current = table[QUALITY_FLAGS].fillna("").astype(str).to_numpy(dtype=object)
+    chosen = current[mask]
+    current[mask] = np.where(chosen == "", code, chosen + ";" + code)
+    table[QUALITY_FLAGS] = pd.Series(current, index=table.index, dtype="string")
+
+
+def has_flag(table: pd.DataFrame, code: str) -> pd.Series:
+    """Boolean mask of rows carrying ``code``."""
+    if QUALITY_FLAGS not in table.columns:
+        return pd.Series(False, index=table.index)
+    return table[QUALITY_FLAGS].fillna("").str.split(";").map(lambda codes: code in codes).astype(bool)
+
+
+def count_flags(table: pd.DataFrame) -> dict[str, int]:
+    """Number of rows carrying each flag, sorted by code."""
+    if QUALITY_FLAGS not in table.columns:
+        return {}
+    codes = table[QUALITY_FLAGS].fillna("").str.split(";").explode()
+    counts = codes[codes != ""].value_counts()
+    return {str(code): int(n) for code, n in sorted(counts.items())}
