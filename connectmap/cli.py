@@ -9,12 +9,17 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from connectmap import __version__
 from connectmap.errors import ConnectmapError
+
+if TYPE_CHECKING:  # geopandas is imported lazily so that --help stays fast
+    import geopandas as gpd
+
+    from connectmap.config import Config
 
 app = typer.Typer(
     name="connectmap",
@@ -86,6 +91,92 @@ def config_check(file: Annotated[Path, typer.Argument(help="Config file to check
 
     load_config(file)
     typer.echo(f"{file}: valid")
+
+
+# --- reading the school register (options shared by the commands that read one) -----------------------------------
+ColumnsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--columns", "-c", metavar="CANONICAL=COLUMN",
+        help="Map a file column to a canonical name, e.g. -c school_name='Name of the school' (repeatable).",
+    ),
+]
+LayerOption = Annotated[str | None, typer.Option("--layer", help="Layer of a multi-layer file (GeoPackage).")]
+SheetOption = Annotated[str | None, typer.Option("--sheet", help="Sheet of an Excel workbook.")]
+EncodingOption = Annotated[str | None, typer.Option("--encoding", help="Text encoding (detected when not given).")]
+DelimiterOption = Annotated[str | None, typer.Option("--delimiter", help="Field separator (detected when not given).")]
+CrsOption = Annotated[
+    str | None, typer.Option("--crs", help="CRS of the coordinate columns, e.g. EPSG:32637 (default WGS84 degrees).")
+]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="Config file (TOML); see `config init`.")]
+
+
+def read_school_register(
+    schools: Path,
+    columns: list[str] | None,
+    layer: str | None,
+    sheet: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    crs: str | None,
+    config_path: Path | None = None,
+) -> tuple[gpd.GeoDataFrame, Config]:
+    """Read a register with CLI options taking precedence over the config file's [inputs.schools] section."""
+    from connectmap.config import load_config
+    from connectmap.io import read_schools
+
+    config = load_config(config_path)
+    spec = config.inputs.schools
+    mapping = {**spec.columns, **parse_mapping(columns, "--columns")}
+    return read_schools(
+        schools, columns=mapping, layer=layer or spec.layer, sheet=sheet or spec.sheet,
+        encoding=encoding or spec.encoding, delimiter=delimiter or spec.delimiter, crs=crs or spec.crs,
+    ), config
+
+
+def print_quality_summary(summary: dict) -> None:
+    """A short human summary of validation on stdout."""
+    typer.echo(
+        f"{summary['rows_in']} rows read: {summary['rows_clean']} schools kept, {summary['rows_rejected']} rejected"
+    )
+    for reason, count in summary["rejected_by_reason"].items():
+        typer.echo(f"  rejected  {count:>7}  {reason}")
+    for flag, count in summary["flags"].items():
+        typer.echo(f"  flagged   {count:>7}  {flag}")
+
+
+# --- validate -------------------------------------------------------------------------------------------------------
+@app.command("validate")
+def validate_command(
+    schools: Annotated[Path, typer.Argument(help="School register (CSV/TSV/TXT, XLSX, GeoJSON, GPKG, SHP, Parquet).")],
+    boundary: Annotated[
+        Path | None, typer.Option("--boundary", help="Country outline; fixes swapped coordinates, flags outliers.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("reports/validate"),
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Read and check a school register; write schools.gpkg, schools.csv, rejected.csv and quality.json."""
+    from connectmap.io import read_boundaries
+    from connectmap.report.files import protect_inputs
+    from connectmap.report.tables import write_csv, write_geopackage, write_json
+    from connectmap.validate import validate_schools
+
+    protect_inputs([p for p in (schools, boundary, config) if p is not None])
+    table, settings = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
+    outline = read_boundaries(boundary) if boundary is not None else None
+    result = validate_schools(table, boundary=outline, params=settings.validation)
+    write_geopackage(result.clean, out / "schools.gpkg")
+    write_csv(result.clean, out / "schools.csv")
+    write_csv(result.rejected, out / "rejected.csv")
+    write_json(result.summary, out / "quality.json")
+    print_quality_summary(result.summary)
+    typer.echo(f"wrote {out}/schools.gpkg, schools.csv, rejected.csv, quality.json")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,7 +98,12 @@ SCHOOL_ALIASES: dict[str, str] = {
     "lat_wgs84": LATITUDE,
     "name_of_the_school": SCHOOL_NAME,
     "school": SCHOOL_NAME,
-    "school_nam": SCHOOL_NAME,  # "school_name" cut to 10 characters by the shapefile format
+    # names cut to 10 characters by the shapefile format
+    "school_nam": SCHOOL_NAME,
+    "num_studen": NUM_STUDENTS,
+    "num_teache": NUM_TEACHERS,
+    "electricit": ELECTRICITY,
+    "connectivi": CONNECTIVITY,
     "school_code": SCHOOL_ID_GOVT,
     "students": NUM_STUDENTS,
     "enrolment": NUM_STUDENTS,

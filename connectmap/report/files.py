@@ -3,8 +3,9 @@
 Every writer in :mod:`connectmap.report` writes through :func:`atomic_path`: the content goes to a temporary file
 in the destination folder and is moved into place with :func:`os.replace` only when it is complete, so a run
 killed part-way leaves the previous output intact and no temporary file behind (the temporary file is removed on
-any exception; after SIGKILL it is a hidden ``.<name>.<random>.tmp`` file that the next write of the same output
-removes).
+any exception; after SIGKILL it is a hidden ``.<name>.<random>.tmp<suffix>`` file that the next write of the same
+output removes). The temporary name keeps the final suffix, so writers that choose a format by extension (GDAL,
+openpyxl) see the right one.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def check_not_input(path: str | os.PathLike[str]) -> Path:
 
 
 def _remove_stale_temps(target: Path) -> None:
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+    for stale in target.parent.glob(f".{target.name}.*.tmp{target.suffix}"):
         with contextlib.suppress(OSError):
             stale.unlink()
 
@@ -62,7 +63,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = check_not_input(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     # Some writers (GDAL) refuse to write over an existing file, so hand them a path that does not exist yet.
