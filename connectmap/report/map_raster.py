@@ -1,0 +1,144 @@
+"""Coverage rasters as semi-transparent PNG overlays for the HTML map (embedded as ``data:`` URIs).
+
+Leaflet places an image overlay by its corners and stretches it linearly in Web Mercator, so a raster in any other
+CRS is first reprojected onto a Web Mercator grid (:func:`rasterio.warp.reproject`, averaging the covered fraction
+when the grid is coarser), at most ``raster_max_px`` on its longest side. Covered pixels get the layer's colour with
+an alpha proportional to the covered fraction; not covered, nodata and outside-the-raster pixels are transparent
+(unknown is never drawn as "no coverage"). This module only transforms arrays: the values come from
+:mod:`connectmap.io` (no step reads files except ``io``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from affine import Affine
+from pyproj import CRS, Transformer
+from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+from connectmap.errors import CRSError
+
+#: Web Mercator is defined up to this latitude (degrees).
+MERCATOR_MAX_LAT = 85.0511287798
+
+
+@dataclass(frozen=True)
+class RasterOverlay:
+    """A raster ready for the map: a PNG and where it goes.
+
+    Attributes
+    ----------
+    name
+        Layer name shown in the layer control (untrusted text; escaped by the page writer).
+    png
+        PNG bytes, Web Mercator grid, RGBA.
+    bounds
+        ``(south, west, north, east)`` in degrees.
+    colour
+        ``#rrggbb`` used for covered pixels (for the legend).
+    rgba
+        The same image as an array ``(rows, cols, 4)`` uint8, for the static map.
+    """
+
+    name: str
+    png: bytes
+    bounds: tuple[float, float, float, float]
+    colour: str
+    rgba: np.ndarray
+
+    def data_uri(self) -> str:
+        """The PNG as a ``data:image/png;base64,...`` URI (no network request when the page shows it)."""
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+    def as_json(self, opacity: float) -> dict[str, Any]:
+        """JSON-ready description for the page."""
+        south, west, north, east = self.bounds
+        return {"name": self.name, "url": self.data_uri(), "bounds": [[south, west], [north, east]],
+                "colour": self.colour, "opacity": opacity}
+
+
+def _hex_to_rgb(colour: str) -> tuple[int, int, int]:
+    colour = colour.lstrip("#")
+    return int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)
+
+
+def coverage_overlay(
+    covered: np.ndarray,
+    transform: Affine,
+    crs: Any,
+    *,
+    name: str,
+    colour: str,
+    max_px: int = 2048,
+) -> RasterOverlay:
+    """Reproject a coverage array to Web Mercator and colour it.
+
+    Parameters
+    ----------
+    covered
+        2-D array: ``1``/``True`` covered, ``0``/``False`` not covered, NaN (or a masked value) unknown. Fractions
+        in between are allowed (share of the cell covered).
+    transform, crs
+        Georeferencing of ``covered`` (affine of the top-left corner; any CRS pyproj understands).
+    name
+        Layer name.
+    colour
+        ``#rrggbb`` for covered pixels.
+    max_px
+        Longest side of the output image in pixels.
+
+    Returns
+    -------
+    RasterOverlay
+    """
+    if crs is None:
+        raise CRSError(f"coverage raster {name!r}: no coordinate reference system; add one to the GeoTIFF")
+    src = np.ma.filled(np.ma.asarray(covered, dtype=np.float32), np.nan)
+    if src.ndim != 2:
+        raise ValueError(f"coverage raster {name!r}: expected a 2-D array, got shape {src.shape}")
+    src_crs = CRS.from_user_input(crs)
+    rows, cols = src.shape
+    left, top = transform * (0, 0)
+    right, bottom = transform * (cols, rows)
+    west, east = sorted((left, right))
+    south, north = sorted((top, bottom))
+    if src_crs.is_geographic:
+        south, north = max(south, -MERCATOR_MAX_LAT), min(north, MERCATOR_MAX_LAT)
+    dst_transform, width, height = calculate_default_transform(
+        src_crs, "EPSG:3857", cols, rows, left=west, bottom=south, right=east, top=north
+    )
+    scale = max(width, height) / max_px
+    if scale > 1:
+        width, height = max(1, math.ceil(width / scale)), max(1, math.ceil(height / scale))
+        dst_transform = dst_transform * Affine.scale(scale, scale)
+    dst = np.full((height, width), np.nan, dtype=np.float32)
+    # Averaging keeps the covered share of each output cell (nodata source cells are left out of the mean).
+    reproject(
+        src, dst, src_transform=transform, src_crs=src_crs, dst_transform=dst_transform, dst_crs="EPSG:3857",
+        src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.average,
+    )
+    fraction = np.clip(np.nan_to_num(dst, nan=0.0), 0.0, 1.0)
+    red, green, blue = _hex_to_rgb(colour)
+    rgba = np.zeros((height, width, 4), dtype=np.uint8)
+    rgba[..., 0], rgba[..., 1], rgba[..., 2] = red, green, blue
+    rgba[..., 3] = np.round(fraction * 255).astype(np.uint8)
+    # Bounds of the Web Mercator grid, back in degrees for Leaflet.
+    x0, y0 = dst_transform * (0, 0)
+    x1, y1 = dst_transform * (width, height)
+    to_degrees = Transformer.from_crs(3857, 4326, always_xy=True)
+    (lon0, lon1), (lat0, lat1) = to_degrees.transform([x0, x1], [y0, y1])
+    bounds = (min(lat0, lat1), min(lon0, lon1), max(lat0, lat1), max(lon0, lon1))
+    return RasterOverlay(name=name, png=_png_bytes(rgba), bounds=bounds, colour=colour, rgba=rgba)
+
+
+def _png_bytes(rgba: np.ndarray) -> bytes:
+    from PIL import Image  # Pillow ships with matplotlib, a dependency
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
