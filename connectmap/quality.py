@@ -57,6 +57,9 @@ def count_flags(table: pd.DataFrame) -> dict[str, int]:
     """Number of rows carrying each flag, sorted by code."""
     if QUALITY_FLAGS not in table.columns:
         return {}
-    codes = table[QUALITY_FLAGS].fillna("").str.split(";").explode()
-    counts = codes[codes != ""].value_counts()
-    return {str(code): int(n) for code, n in sorted(counts.items())}
+    counts: dict[str, int] = {}
+    # Few distinct combinations of flags exist, so split those rather than every row.
+    for combination, n in table[QUALITY_FLAGS].fillna("").value_counts().items():
+        for code in filter(None, str(combination).split(";")):
+            counts[code] = counts.get(code, 0) + int(n)
+    return dict(sorted(counts.items()))

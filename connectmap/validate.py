@@ -180,7 +180,11 @@ def validate_schools(
     _flag_parse_problems(clean, checks)
     _flag_duplicates(clean, params, checks)
     clean = clean.drop(columns=[c for c in (PARSE_PROBLEMS, EXTRA_FIELDS) if c in clean.columns])
-    geometry = shapely.points(clean[C.LONGITUDE].to_numpy(float), clean[C.LATITUDE].to_numpy(float))
+    # Keep the reader's points; only fixed (swapped) rows need new ones.
+    geometry = schools.geometry.to_numpy()[keep].copy()
+    fixed = swapped[keep]
+    if fixed.any():
+        geometry[fixed] = shapely.points(lon[keep][fixed], lat[keep][fixed])
     clean_gdf = gpd.GeoDataFrame(clean, geometry=geometry, crs=4326)
     clean_gdf.attrs = dict(schools.attrs)
 
@@ -195,18 +199,22 @@ def validate_schools(
 
 # --- pieces ---------------------------------------------------------------------------------------------------------
 def _normalise_text(table: pd.DataFrame) -> int:
-    """Unicode NFC for every text column, in place; returns how many values changed."""
+    """Unicode NFC for every text column, in place; returns how many values changed (ASCII is always NFC)."""
     changed = 0
     for name in table.columns:
         column = table[name]
         if not (pd.api.types.is_string_dtype(column) or column.dtype == object) or name == PARSE_PROBLEMS:
             continue
         text = column.astype("string")
-        nfc = text.str.normalize("NFC")
-        diff = (nfc != text).fillna(False)
+        wide = (~text.str.isascii()).fillna(False).to_numpy()
+        if not wide.any():
+            continue
+        nfc = text[wide].str.normalize("NFC")
+        diff = (nfc != text[wide]).fillna(False)
         if diff.any():
             changed += int(diff.sum())
-            table[name] = nfc
+            text[wide] = nfc
+            table[name] = text
     return changed
 
 
@@ -290,7 +298,9 @@ def _flag_duplicates(clean: pd.DataFrame, params: ValidationParams, checks: dict
     near_any[i[close]] = near_any[j[close]] = True
     near_name = np.zeros(len(clean), dtype=bool)
     if C.SCHOOL_NAME in clean.columns and i.size:
-        names = _name_key(clean[C.SCHOOL_NAME])
+        involved = np.unique(np.concatenate([i, j]))  # compare names only of schools that have a close neighbour
+        names = np.empty(len(clean), dtype=object)
+        names[involved] = _name_key(clean[C.SCHOOL_NAME].iloc[involved])
         same = (names[i] == names[j]) & (names[i] != "") & (distance_km <= params.near_duplicate_same_name_m / 1000)
         near_name[i[same]] = near_name[j[same]] = True
     append_flag(clean, near_name, NEAR_DUPLICATE_NAME)

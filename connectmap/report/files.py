@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -90,3 +91,54 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+@contextlib.contextmanager
+def output_folder(folder: str | os.PathLike[str], *, last: Iterable[str] = ("manifest.json",)) -> Iterator[Path]:
+    """Stage a whole run's outputs, then move them into ``folder`` only when all were written.
+
+    Yields a hidden staging folder inside ``folder``; write every output there (under its final name). On success
+    each staged file replaces its namesake in ``folder`` with :func:`os.replace` (files named in ``last`` move
+    last, so a manifest appears only beside a complete set). On any error, or if the process is killed, the
+    previous outputs in ``folder`` stay as they were; a staging folder left by a killed run is removed by the
+    next run.
+
+    Parameters
+    ----------
+    folder
+        The output folder (created if needed).
+    last
+        Names of files to move after all others.
+    """
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    for stale in target.glob(".staging-*"):
+        pid = stale.name.removeprefix(".staging-").split("-")[0]
+        if not (pid.isdigit() and _alive(int(pid))):
+            _remove_tree(stale)
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=target))
+    try:
+        yield staging
+        staged = sorted(p for p in staging.rglob("*") if p.is_file() and not p.name.startswith("."))
+        order = [p for p in staged if p.name not in set(last)] + [p for p in staged if p.name in set(last)]
+        for path in order:
+            destination = target / path.relative_to(staging)
+            check_not_input(destination)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, destination)
+    finally:
+        _remove_tree(staging)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
