@@ -5,6 +5,21 @@ No other module reads files. Readers never drop a row silently: school rows that
 """
 
 from connectmap.io._text import read_delimited
+from connectmap.io.boundaries import read_boundaries
+from connectmap.io.coverage import read_coverage_polygons
+from connectmap.io.fibre import FibreNetwork, read_fibre
 from connectmap.io.schools import read_schools
+from connectmap.io.towers import cells_to_sites, read_towers
+from connectmap.io.vector import read_vector
 
-__all__ = ["read_delimited", "read_schools"]
+__all__ = [
+    "FibreNetwork",
+    "cells_to_sites",
+    "read_boundaries",
+    "read_coverage_polygons",
+    "read_delimited",
+    "read_fibre",
+    "read_schools",
+    "read_towers",
+    "read_vector",
+]
