@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from connectmap.errors import ConfigError, MissingInputError
 from connectmap.parameters import Section, iter_parameters
 from connectmap.parameters.inputs import InputsParams
+from connectmap.parameters.towers import TowerSiteParams
 from connectmap.parameters.validation import ValidationParams
 
 __all__ = ["Config", "config_from_dict", "default_config_text", "load_config", "scenario"]
@@ -27,6 +28,7 @@ class Config(Section):
 
     inputs: InputsParams = InputsParams()
     validation: ValidationParams = ValidationParams()
+    tower_sites: TowerSiteParams = TowerSiteParams()
 
 
 def _format_validation_error(err: ValidationError, origin: str) -> str:
