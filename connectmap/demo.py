@@ -513,6 +513,8 @@ def _towns(rng: np.random.Generator, outline: shapely.Polygon, grid: _Grid, elev
     west_valley = np.flatnonzero((cx > -190) & (cx < -60) & (np.abs(cy) < 110))
     capital = west_valley[np.argmax(weight[west_valley])]
 
+    # Greedy spacing needs a loop over candidates (each acceptance changes the next test); it stops after the
+    # ~545 towns are found, a few thousand candidates at most.
     chosen = [capital]
     kinds = ["capital"]
     for kind, count, spacing_km in (("city", 4, 95.0), ("town", 20, 30.0), ("village", 520, 3.5)):
@@ -785,6 +787,8 @@ def _schools(rng: np.random.Generator, towns: _Towns, n_schools: int, outline_de
     """The school register as text columns (what a ministry would export), and the planted rows."""
     town, lon, lat = _place_schools(rng, towns, n_schools, outline_deg)
     admin1, admin2_names = _locate(admin2, lon, lat)
+    if (admin2_names == "").any():  # pragma: no cover - schools are placed inside the union of the districts
+        raise RuntimeError("a demo school fell outside every district")
     district_code = pd.Series(admin2_names).map(dict(zip(admin2["ADM2_EN"], admin2["ADM2_PCODE"], strict=True)))
     # Register order: by district, then town (largest first), then at random.
     order = np.lexsort((rng.uniform(size=n_schools), town, district_code.to_numpy(dtype=str)))
@@ -899,13 +903,11 @@ def _plant(rng: np.random.Generator, table: pd.DataFrame, lon: NDArray, lat: NDA
     note("implausible_num_students", typo, "enrolment typed with extra digits: flag num_students_implausible")
 
     # A Cyrillic name in decomposed Unicode (NFD), as some Mac exports write it.
-    names = table["school_name"].to_numpy(dtype=object)
+    names = table["school_name"].astype(str)
     used = np.zeros(len(table), dtype=bool)
     used[picks] = True
     used[moved] = True
-    decomposable = np.flatnonzero(
-        ~used & np.array([unicodedata.normalize("NFD", v) != v for v in names], dtype=bool)
-    )
+    decomposable = np.flatnonzero(~used & (names.str.normalize("NFD") != names).to_numpy())
     nfd = int(decomposable[0]) if decomposable.size else int(np.flatnonzero(~used)[0])
     if not decomposable.size:  # pragma: no cover - about a fifth of the names are Cyrillic
         table.at[nfd, "school_name"] = "Мактаби ибтидоӣ № 1, Кӯҳистон"
@@ -1101,12 +1103,13 @@ def _write_all(folder: Path, outline_deg: shapely.Polygon, admin1: gpd.GeoDataFr
     )}
     _write_csv(p["schools.csv"], schools)
 
-    technologies = towers[["GSM", "UMTS", "LTE", "NR"]].to_numpy()
-    labels = np.array([_GENERATION[t] for t in ("GSM", "UMTS", "LTE", "NR")], dtype=object)
+    technologies = pd.Series("", index=towers.index)
+    for technology in ("GSM", "UMTS", "LTE", "NR"):
+        technologies = technologies + np.where(towers[technology], _GENERATION[technology] + ";", "")
     tower_list = pd.DataFrame({
         "site_id": towers["site_id"],
         "operator": towers["operator"],
-        "technologies": [";".join(labels[flags]) for flags in technologies],
+        "technologies": technologies.str.rstrip(";"),
         "height_m": np.where(towers["height_m"].isna(), "", towers["height_m"].map("{:.0f}".format)),
         "latitude": np.char.mod("%.6f", towers["lat"].to_numpy()),
         "longitude": np.char.mod("%.6f", towers["lon"].to_numpy()),
