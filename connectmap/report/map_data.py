@@ -13,7 +13,8 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +86,11 @@ OPERATOR_COLOURS: tuple[str, ...] = (
 )
 UNKNOWN_OPERATOR = "Operator unknown"
 FIBRE_COLOUR = "#c51b7d"
+MICROWAVE_COLOUR = "#1b9e77"
 TECHNOLOGY_LAYER_COLOURS = {"GSM": "#fdae61", "UMTS": "#abd9e9", "LTE": "#2c7bb6", "NR": "#7b3294"}
+
+#: Categories drawn underneath the others, so grey "unknown" dots never hide the ones that say something.
+_DRAWN_FIRST = frozenset({UNKNOWN, "Not costed", "none feasible", UNKNOWN_OPERATOR, "No data"})
 
 # --- how popup values are formatted ---------------------------------------------------------------------------------
 _LABELS = {
@@ -102,7 +107,8 @@ _LABELS = {
     "zero_rating_usd_per_year": "Zero-rating cost", "zero_rating_gb_per_year": "Zero-rated traffic",
     "zero_rating_operators": "Zero-rating operators", "quality_flags": "Data quality flags",
     "site_id": "Site", "operator": "Operator", "range_m": "Range", "cell_count": "Cells", "height_m": "Height",
-    "node_id": "Node", "line_id": "Line", "name": "Name", "status": "Status",
+    "node_id": "Node", "line_id": "Line", "name": "Name", "status": "Status", "medium": "Medium",
+    "length_km": "Length", "source": "Source file",
     REGION_SCHOOLS: "Schools", REGION_PCT_CONNECTED: "Connected", REGION_STUDENTS_UNCONNECTED: "Students unconnected",
     REGION_COST_PER_STUDENT: "Cost per student",
 }
@@ -206,6 +212,20 @@ def simplify_for_display(geoms: gpd.GeoSeries, tolerance_m: float) -> gpd.GeoSer
     return simplified.to_crs(4326)
 
 
+def split_fibre(fibre: Any) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
+    """Nodes and lines of a :class:`connectmap.io.FibreNetwork` or of one GeoDataFrame with both geometry kinds."""
+    if fibre is None:
+        return None, None
+    if hasattr(fibre, "nodes") and hasattr(fibre, "lines"):
+        return fibre.nodes, fibre.lines
+    if isinstance(fibre, gpd.GeoDataFrame):
+        kind = shapely.get_type_id(fibre.geometry.to_numpy())
+        nodes = fibre[np.isin(kind, [0, 4])]
+        lines = fibre[np.isin(kind, [1, 5])]
+        return (nodes if len(nodes) else None), (lines if len(lines) else None)
+    raise SchemaError("fibre: expected a FibreNetwork (connectmap.io.read_fibre) or a GeoDataFrame")
+
+
 # --- school categories --------------------------------------------------------------------------------------------
 @dataclass
 class Colouring:
@@ -231,10 +251,15 @@ class Colouring:
     def __post_init__(self) -> None:
         self.counts = np.bincount(self.codes.astype(np.int64), minlength=len(self.categories)).tolist()
 
+    def draw_order(self) -> list[int]:
+        """Category indices in drawing order: "unknown"-like categories first (underneath), then legend order."""
+        behind = [i for i, name in enumerate(self.categories) if name in _DRAWN_FIRST]
+        return behind + [i for i in range(len(self.categories)) if i not in behind]
+
     def as_json(self) -> dict[str, Any]:
         """The colouring as JSON-ready data."""
         return {
-            "key": self.key, "label": self.label, "codes": self.codes.tolist(),
+            "key": self.key, "label": self.label, "codes": self.codes.tolist(), "order": self.draw_order(),
             "legend": [{"label": c, "colour": col, "count": n}
                        for c, col, n in zip(self.categories, self.colours, self.counts, strict=True)],
         }
@@ -270,8 +295,8 @@ def connectivity_codes(schools: pd.DataFrame, params: MapParams) -> np.ndarray:
         probability = pd.to_numeric(schools[CONNECTIVITY_PROBABILITY], errors="coerce").to_numpy(dtype=float)
         from_probability = ~known & np.isfinite(probability)
         connected = np.where(from_probability, probability >= params.predicted_connected_threshold, connected)
-        predicted |= from_probability
-        known |= from_probability
+        predicted = predicted | from_probability  # not in place: pandas may hand out read-only arrays
+        known = known | from_probability
     codes[known & connected & ~predicted] = CONNECTIVITY_CATEGORIES.index(CONNECTED_REPORTED)
     codes[known & connected & predicted] = CONNECTIVITY_CATEGORIES.index(CONNECTED_PREDICTED)
     codes[known & ~connected & predicted] = CONNECTIVITY_CATEGORIES.index(NOT_CONNECTED_PREDICTED)
@@ -288,12 +313,14 @@ def technology_codes(schools: pd.DataFrame) -> np.ndarray:
     return codes.to_numpy(dtype=np.int8)
 
 
-def _nice(value: float) -> float:
-    """Round to 2 significant figures (for band edges people read)."""
+def _nice(value: float, rounding: str = "nearest") -> float:
+    """Round to 2 significant figures (for band edges people read): to the nearest, or ``"down"``/``"up"``."""
     if value == 0 or not math.isfinite(value):
         return value
-    digits = 1 - math.floor(math.log10(abs(value)))
-    return round(value, digits)
+    step = 10.0 ** (math.floor(math.log10(abs(value))) - 1)
+    scaled = value / step
+    whole = math.floor(scaled) if rounding == "down" else math.ceil(scaled) if rounding == "up" else round(scaled)
+    return float(f"{whole * step:.12g}")
 
 
 def format_amount(value: float, unit: str) -> str:
@@ -310,10 +337,9 @@ def quantile_bands(values: np.ndarray, count: int) -> np.ndarray:
     if finite.size == 0:
         return np.array([], dtype=float)
     edges = np.quantile(finite, np.linspace(0, 1, count + 1))
-    nice = np.array([_nice(float(e)) for e in edges])
     # Rounding must not push the extremes inside the data: the first edge goes down, the last up.
-    nice[0] = min(nice[0], float(finite.min()))
-    nice[-1] = max(nice[-1], float(finite.max()))
+    nice = np.array([_nice(float(e), "down" if i == 0 else "up" if i == len(edges) - 1 else "nearest")
+                     for i, e in enumerate(edges)])
     return np.unique(nice)
 
 
@@ -389,6 +415,18 @@ def operator_colouring(frame: pd.DataFrame) -> Colouring:
     return Colouring("operator", "Operator", categories, colours, names.map(lookup).to_numpy(dtype=np.int16))
 
 
+def medium_colouring(frame: pd.DataFrame) -> Colouring:
+    """Colour fibre nodes or lines by ``medium``: fibre, microwave, or not stated (drawn as fibre, in grey)."""
+    medium = (frame["medium"].astype("str").str.strip().str.lower() if "medium" in frame
+              else pd.Series("", index=frame.index))
+    categories = ["fibre", "microwave", "other or not stated"]
+    codes = np.where(medium == "fibre", 0, np.where(medium == "microwave", 1, 2)).astype(np.int8)
+    if not (medium.isin(["fibre", "microwave"])).any():
+        # A plain fibre file that does not state the medium: it is a fibre network.
+        codes[:] = 0
+    return Colouring("medium", "Medium", categories, [FIBRE_COLOUR, MICROWAVE_COLOUR, "#8c6d8c"], codes)
+
+
 # --- columns as compact JSON arrays -------------------------------------------------------------------------------
 def _clean_strings(values: np.ndarray) -> list[Any]:
     return [clean_text(v)[0] if v is not None else None for v in values]
@@ -423,8 +461,29 @@ def encode_column(series: pd.Series, fmt: str, decimals: int) -> dict[str, Any]:
     return {"v": _clean_strings(text.to_numpy(dtype=object, na_value=None))}
 
 
-def encode_fields(table: pd.DataFrame, columns: Sequence[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Encode the ``columns`` present in ``table`` for popups: (column data by key, field descriptions in order)."""
+_NUMERIC_NAME = re.compile(
+    r"(_usd|_usd_per_year|_km|_m|_mbps|_gb_per_year|_probability|_distance)$|^(num_|pop_within_|schools_within_|"
+    r"towers_within_)"
+)
+
+
+def _numbers_if_numeric_column(column: str, series: pd.Series) -> pd.Series:
+    """Numbers for a numeric column that arrived as text (a GeoPackage or CSV read back as text), else as is."""
+    if pd.api.types.is_numeric_dtype(series.dtype) or _is_bool(series) or not _NUMERIC_NAME.search(column):
+        return series
+    text = series.astype("str").str.strip()
+    present = series.notna() & (text != "")
+    parsed = pd.to_numeric(text.where(present), errors="coerce")
+    return parsed if parsed.notna().sum() == present.sum() else series
+
+
+def encode_fields(
+    table: pd.DataFrame, columns: Sequence[str], labels: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Encode the ``columns`` present in ``table`` for popups: (column data by key, field descriptions in order).
+
+    ``labels`` overrides :func:`label_for` for this table (a tower's ``technology`` is not a least-cost choice).
+    """
     data: dict[str, Any] = {}
     fields: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -432,9 +491,11 @@ def encode_fields(table: pd.DataFrame, columns: Sequence[str]) -> tuple[dict[str
         if column not in table.columns or column in seen or column == table.geometry.name:
             continue
         seen.add(column)
-        fmt, unit, decimals = value_format(column, table[column])
-        data[column] = encode_column(table[column], fmt, decimals)
-        fields.append({"key": column, "label": label_for(column), "format": fmt, "unit": unit})
+        series = _numbers_if_numeric_column(column, table[column])
+        fmt, unit, decimals = value_format(column, series)
+        data[column] = encode_column(series, fmt, decimals)
+        label = (labels or {}).get(column) or label_for(column)
+        fields.append({"key": column, "label": label, "format": fmt, "unit": unit})
     return data, fields
 
 

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from affine import Affine
 from pyproj import CRS, Transformer
-from rasterio.warp import Resampling, calculate_default_transform, reproject
+from rasterio.transform import from_bounds
+from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
 from connectmap.errors import CRSError
 
@@ -103,19 +104,22 @@ def coverage_overlay(
         raise ValueError(f"coverage raster {name!r}: expected a 2-D array, got shape {src.shape}")
     src_crs = CRS.from_user_input(crs)
     rows, cols = src.shape
-    left, top = transform * (0, 0)
-    right, bottom = transform * (cols, rows)
+    left, top = transform @ (0, 0)
+    right, bottom = transform @ (cols, rows)
     west, east = sorted((left, right))
     south, north = sorted((top, bottom))
     if src_crs.is_geographic:
         south, north = max(south, -MERCATOR_MAX_LAT), min(north, MERCATOR_MAX_LAT)
-    dst_transform, width, height = calculate_default_transform(
+    # The output grid covers exactly the raster's extent in Web Mercator (so the overlay's corners are the raster's
+    # corners), at about the raster's own resolution, capped at max_px on the longest side.
+    _, natural_width, natural_height = calculate_default_transform(
         src_crs, "EPSG:3857", cols, rows, left=west, bottom=south, right=east, top=north
     )
-    scale = max(width, height) / max_px
-    if scale > 1:
-        width, height = max(1, math.ceil(width / scale)), max(1, math.ceil(height / scale))
-        dst_transform = dst_transform * Affine.scale(scale, scale)
+    x0, y0, x1, y1 = transform_bounds(src_crs, "EPSG:3857", west, south, east, north, densify_pts=21)
+    scale = max(natural_width, natural_height) / max_px
+    width = max(1, math.ceil(natural_width / scale)) if scale > 1 else natural_width
+    height = max(1, math.ceil(natural_height / scale)) if scale > 1 else natural_height
+    dst_transform = from_bounds(x0, y0, x1, y1, width, height)
     dst = np.full((height, width), np.nan, dtype=np.float32)
     # Averaging keeps the covered share of each output cell (nodata source cells are left out of the mean).
     reproject(
@@ -128,8 +132,6 @@ def coverage_overlay(
     rgba[..., 0], rgba[..., 1], rgba[..., 2] = red, green, blue
     rgba[..., 3] = np.round(fraction * 255).astype(np.uint8)
     # Bounds of the Web Mercator grid, back in degrees for Leaflet.
-    x0, y0 = dst_transform * (0, 0)
-    x1, y1 = dst_transform * (width, height)
     to_degrees = Transformer.from_crs(3857, 4326, always_xy=True)
     (lon0, lon1), (lat0, lat1) = to_degrees.transform([x0, x1], [y0, y1])
     bounds = (min(lat0, lat1), min(lon0, lon1), max(lat0, lat1), max(lon0, lon1))

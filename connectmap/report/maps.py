@@ -61,7 +61,7 @@ _PLACEHOLDER = re.compile(r"/\*@(LEAFLET_CSS|MAP_CSS|DATA|LEAFLET_JS|MAP_JS|CSP)
 _TITLE_COLUMNS = ("school_name", "school_id_govt", "school_id_giga", "source_row")
 _SEARCH_COLUMNS = ("school_name", "school_id_govt", "school_id_giga")
 _TOWER_POPUP = ("site_id", "operator", "technology", "range_m", "cell_count", "height_m", "mcc", "mnc")
-_FIBRE_POPUP = ("node_id", "line_id", "name", "operator", "status")
+_FIBRE_POPUP = ("node_id", "line_id", "name", "operator", "status", "medium", "length_km", "source")
 
 
 # --- layers ---------------------------------------------------------------------------------------------------------
@@ -81,6 +81,7 @@ def _point_layer(
     title_columns: Sequence[str],
     params: MapParams,
     search_columns: Sequence[str] = (),
+    labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A canvas point layer: coordinates, popup columns and colourings of the rows that have a point."""
     lon, lat, ok = md.point_coordinates(frame)
@@ -89,7 +90,7 @@ def _point_layer(
                     name)
     kept = frame.loc[ok]
     wanted = list(dict.fromkeys([*title_columns, *popup_columns, *search_columns]))
-    columns, fields = md.encode_fields(kept, wanted)
+    columns, fields = md.encode_fields(kept, wanted, labels)
     return {
         "id": layer_id, "name": name, "symbol": symbol, "size": size_px, "visible": True,
         "lat": _round_coords(lat[ok], params.coordinate_decimals),
@@ -126,23 +127,10 @@ def _lines_layer(lines: gpd.GeoDataFrame, params: MapParams, *, layer_id: str, n
     # Each path as a flat [lat, lon, lat, lon, ...] list: half the brackets of nested pairs.
     paths = [chunk[:, ::-1].ravel().tolist() for chunk in np.split(coords, splits)]
     columns, fields = md.encode_fields(lines, [*_FIBRE_POPUP])
+    colouring = md.medium_colouring(lines)
     return {"id": layer_id, "name": name, "colour": md.FIBRE_COLOUR, "weight": 3, "visible": True,
             "paths": paths, "feature": feature.tolist(), "title": [c for c in ("name", "line_id") if c in columns],
-            "columns": columns, "fields": fields}
-
-
-def _split_fibre(fibre: Any) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
-    """Nodes and lines of a :class:`connectmap.io.FibreNetwork` or of one GeoDataFrame with both geometry kinds."""
-    if fibre is None:
-        return None, None
-    if hasattr(fibre, "nodes") and hasattr(fibre, "lines"):
-        return fibre.nodes, fibre.lines
-    if isinstance(fibre, gpd.GeoDataFrame):
-        kind = shapely.get_type_id(fibre.geometry.to_numpy())
-        nodes = fibre[np.isin(kind, [0, 4])]
-        lines = fibre[np.isin(kind, [1, 5])]
-        return (nodes if len(nodes) else None), (lines if len(lines) else None)
-    raise SchemaError("fibre: expected a FibreNetwork (connectmap.io.read_fibre) or a GeoDataFrame")
+            "columns": columns, "fields": fields, "colouring": colouring.as_json()}
 
 
 def _tower_layers(towers: gpd.GeoDataFrame, params: MapParams) -> list[dict[str, Any]]:
@@ -160,6 +148,7 @@ def _tower_layers(towers: gpd.GeoDataFrame, params: MapParams) -> list[dict[str,
             subset, layer_id=f"towers_{tech or 'unknown'}", name=name, symbol="triangle",
             size_px=params.tower_size_px, colourings=lambda kept: [md.operator_colouring(kept)],
             popup_columns=_TOWER_POPUP, title_columns=("site_id",), params=params,
+            labels={"technology": "Technology"},
         ))
     return layers
 
@@ -230,7 +219,7 @@ def map_layers(
     """
     params = params or MapParams()
     schools = md.as_points(schools)
-    nodes, lines = _split_fibre(fibre)
+    nodes, lines = md.split_fibre(fibre)
     points: list[dict[str, Any]] = []
     line_layers: list[dict[str, Any]] = []
     if lines is not None and len(lines):
@@ -241,8 +230,7 @@ def map_layers(
         nodes = md.to_wgs84(nodes, "fibre nodes")
         points.append(_point_layer(
             nodes, layer_id="fibre_nodes", name="Fibre nodes", symbol="square", size_px=params.tower_size_px - 2,
-            colourings=lambda kept: [md.Colouring("fibre", "Fibre", ["Fibre node"], [md.FIBRE_COLOUR],
-                                                  np.zeros(len(kept), dtype=np.int8))],
+            colourings=lambda kept: [md.medium_colouring(kept)],
             popup_columns=_FIBRE_POPUP, title_columns=("name", "node_id"), params=params,
         ))
     if towers is not None and len(towers):

@@ -30,25 +30,33 @@ from connectmap.report.text import clean_text
 
 __all__ = ["page_json"]
 
-_ESCAPES = {
-    ord("<"): "\\u003c",
-    ord(">"): "\\u003e",
-    ord("&"): "\\u0026",
-    0x2028: "\\u2028",
-    0x2029: "\\u2029",
-}
+# (character, JSON escape): str.replace per character is far faster than str.translate on a 15 MB page.
+_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 
-def _clean(value: Any) -> Any:
-    # Walk the structure once: clean every string (keys too) and make numpy scalars and NaN JSON-safe.
+_PLAIN_NUMBERS = frozenset({int, float, bool, type(None)})
+
+
+def _clean(value: Any, *, finite: bool = False) -> Any:
+    # Walk the structure once: clean every string (keys too) and make numpy scalars and NaN JSON-safe. Lists of plain
+    # Python numbers (the bulk of a map's data) are passed through as they are unless ``finite`` asks to replace
+    # non-finite floats: json.dumps(allow_nan=False) catches those and page_json walks again with finite=True.
+    kind = type(value)
+    if kind is str:
+        return clean_text(value)[0]
+    if kind is list or kind is tuple:
+        if not finite and set(map(type, value)) <= _PLAIN_NUMBERS:
+            return value
+        return [_clean(item, finite=finite) for item in value]
     if isinstance(value, str):
         return clean_text(value)[0]
     if isinstance(value, Mapping):
-        return {clean_text(key)[0] if isinstance(key, str) else str(key): _clean(item) for key, item in value.items()}
+        return {clean_text(key)[0] if isinstance(key, str) else str(key): _clean(item, finite=finite)
+                for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(item) for item in value]
+        return [_clean(item, finite=finite) for item in value]
     if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
+        return _clean(value.tolist(), finite=finite)
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | np.integer):
@@ -89,5 +97,10 @@ def page_json(value: Any) -> str:
     >>> page_json({"name": "</script><b>x</b> & {{ 7*7 }}"})
     '{"name":"\\\\u003c/script\\\\u003e\\\\u003cb\\\\u003ex\\\\u003c/b\\\\u003e \\\\u0026 {{ 7*7 }}"}'
     """
-    text = json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.translate(_ESCAPES)
+    try:
+        text = json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a NaN or infinity in a list of numbers: walk again, writing them as null
+        text = json.dumps(_clean(value, finite=True), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escape in _ESCAPES:
+        text = text.replace(char, escape)
+    return text

@@ -188,14 +188,14 @@
       var ctx = canvas.getContext("2d");
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
       ctx.clearRect(0, 0, width, height);
-      var r = this.spec.size, margin = r + 2;
-      var symbol = this.spec.symbol;
+      var margin = this.spec.size + 2;
       var legend = this.colouring ? this.colouring.legend : [];
+      var drawOrder = this.colouring ? this.colouring.order : [];
       var drawn = 0, inView = 0;
-      ctx.lineWidth = symbol === "circle" ? 0.8 : 1;
-      ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
-      for (var c = 0; c < legend.length; c++) {
-        ctx.beginPath();
+      var groupEnd = new Int32Array(drawOrder.length);
+      // Pass 1: project the points on the canvas, grouped by category in drawing order.
+      for (var g = 0; g < drawOrder.length; g++) {
+        var c = drawOrder[g];
         for (var j = this.starts[c]; j < this.starts[c + 1]; j++) {
           var i = this.order[j];
           var x = this.mx[i] * scale - offX, y = this.my[i] * scale - offY;
@@ -204,21 +204,39 @@
           this.sy[drawn] = y;
           this.drawnIndex[drawn++] = i;
           if (x >= padX && x <= padX + size.x && y >= padY && y <= padY + size.y) inView++;
+        }
+        groupEnd[g] = drawn;
+      }
+      // The symbol shrinks (down to 1.5 px) when the view is crowded, so dense areas keep their colours readable
+      // instead of turning into a mass of outlines; outlines are drawn only on symbols large enough to show them.
+      var r = Math.max(1.5, Math.min(this.spec.size, 0.5 * Math.sqrt(size.x * size.y / Math.max(inView, 1))));
+      if (this.spec.symbol !== "circle") r = this.spec.size;
+      this._radius = r;
+      var symbol = this.spec.symbol;
+      var outline = r >= 3;
+      ctx.lineWidth = symbol === "circle" ? 0.8 : 1;
+      ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
+      // Pass 2: one path per category.
+      var k = 0;
+      for (var h = 0; h < drawOrder.length; h++) {
+        ctx.beginPath();
+        for (; k < groupEnd[h]; k++) {
+          var px = this.sx[k], py = this.sy[k];
           if (symbol === "triangle") {
-            ctx.moveTo(x, y - r * 0.6);
-            ctx.lineTo(x + r * 0.5, y + r * 0.4);
-            ctx.lineTo(x - r * 0.5, y + r * 0.4);
+            ctx.moveTo(px, py - r * 0.6);
+            ctx.lineTo(px + r * 0.5, py + r * 0.4);
+            ctx.lineTo(px - r * 0.5, py + r * 0.4);
             ctx.closePath();
           } else if (symbol === "square") {
-            ctx.rect(x - r / 2, y - r / 2, r, r);
+            ctx.rect(px - r / 2, py - r / 2, r, r);
           } else {
-            ctx.moveTo(x + r, y);
-            ctx.arc(x, y, r, 0, 2 * Math.PI);
+            ctx.moveTo(px + r, py);
+            ctx.arc(px, py, r, 0, 2 * Math.PI);
           }
         }
-        ctx.fillStyle = legend[c].colour;
+        ctx.fillStyle = legend[drawOrder[h]].colour;
         ctx.fill();
-        ctx.stroke();
+        if (outline) ctx.stroke();
       }
       this.drawn = drawn;
       this.inView = inView;
@@ -231,7 +249,7 @@
       if (!this._map || !this._topLeft) return -1;
       var now = this._map.containerPointToLayerPoint([0, 0]);
       var x = point.x + now.x - this._topLeft.x, y = point.y + now.y - this._topLeft.y;
-      var reach = this.spec.size + 3, best = -1, bestDistance = reach * reach;
+      var reach = (this._radius || this.spec.size) + 3, best = -1, bestDistance = reach * reach;
       for (var j = 0; j < this.drawn; j++) {
         var dx = this.sx[j] - x, dy = this.sy[j] - y, d = dx * dx + dy * dy;
         if (d <= bestDistance) {
@@ -282,9 +300,10 @@
       spec.paths.forEach(function (flat, p) {
         var latlngs = [];
         for (var k = 0; k < flat.length; k += 2) latlngs.push([flat[k], flat[k + 1]]);
-        var line = L.polyline(latlngs, { pane: "cmLines", renderer: lineRenderer, color: spec.colour,
-          weight: spec.weight, opacity: 0.9 });
         var feature = spec.feature[p];
+        var colour = spec.colouring ? spec.colouring.legend[spec.colouring.codes[feature]].colour : spec.colour;
+        var line = L.polyline(latlngs, { pane: "cmLines", renderer: lineRenderer, color: colour,
+          weight: spec.weight, opacity: 0.9 });
         line.bindPopup(function () {
           return popupContent(spec.name, titleOf(spec, feature), spec.fields, spec.columns, feature);
         });
@@ -607,7 +626,14 @@
             if (entry.count > 0) legendRow(section, o.spec.symbol, entry.colour, entry.label, entry.count);
           });
         } else if (o.kind === "line") {
-          legendRow(section, "line", o.spec.colour, o.name, null);
+          section.appendChild(el("h3", null, o.name));
+          if (o.spec.colouring) {
+            o.spec.colouring.legend.forEach(function (entry) {
+              if (entry.count > 0) legendRow(section, "line", entry.colour, entry.label, entry.count);
+            });
+          } else {
+            legendRow(section, "line", o.spec.colour, o.name, null);
+          }
         } else if (o.kind === "area") {
           legendRow(section, "square", o.spec.colour, o.name, null, o.spec.opacity);
         } else if (o.kind === "regions") {
