@@ -52,8 +52,8 @@ import pyproj
 import rasterio
 import shapely
 import tomlkit
-from affine import Affine
 from numpy.typing import NDArray
+from rasterio.transform import Affine
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
 from scipy.spatial import cKDTree

@@ -461,6 +461,10 @@ def test_read_back_towers(demo: DemoCountry) -> None:
     assert set(towers["operator"]) == {"Alpha Mobile", "Beta Telecom", "Gamma Cell"}
     assert set(towers["technology"]) == {"GSM", "UMTS", "LTE", "NR"}
     assert towers["site_id"].nunique() == len(listed)
+    per_site = towers.groupby("site_id")["height_m"].first()
+    assert per_site.isna().sum() == sum(t["height_m"] == "" for t in listed)
+    listed_height = {t["site_id"]: float(t["height_m"]) for t in listed if t["height_m"]}
+    assert per_site.dropna().to_dict() == listed_height
 
 
 def test_read_back_fibre(demo: DemoCountry) -> None:
@@ -468,11 +472,16 @@ def test_read_back_fibre(demo: DemoCountry) -> None:
     assert len(network.nodes) == 25 and network.nodes["node_id"].is_unique
     assert len(network.lines) == len(pyogrio.read_dataframe(demo.fibre_lines))
     assert set(network.lines["status"]) == {"operational", "planned"}
+    assert set(network.lines["operator"]) == {"Demoland Telecom", "Alpha Mobile"}
+    assert set(network.nodes["name"]) == set(pyogrio.read_dataframe(demo.fibre_nodes)["name"])
 
 
 def test_read_back_boundaries(demo: DemoCountry) -> None:
     regions = _reader("read_boundaries")(demo.admin2, admin1_field="ADM1_EN", admin2_field="ADM2_EN")
     assert len(regions) == 25 and regions["admin2"].is_unique and regions["admin1"].nunique() == 5
+    admin2 = pyogrio.read_dataframe(demo.admin2)
+    assert dict(zip(regions["admin2"], regions["admin1"], strict=True)) == dict(
+        zip(admin2["ADM2_EN"], admin2["ADM1_EN"], strict=True))
 
 
 def test_read_back_rasters(demo: DemoCountry) -> None:
