@@ -21,6 +21,8 @@ Status is normalised to the OFDS codes ``operational``, ``planned``, ``underCons
 ``decommissioned``, ``inactive`` (missing or "unknown" = ``<NA>``; any other label is kept in lower case).
 ``medium`` is ``fibre``, ``microwave`` or another lower-case label, ``<NA>`` when the file does not say: WATRA node
 files mix fibre and microwave sites, and enrichment should not measure "distance to fibre" to a microwave hop.
+WATRA's per-node ``type_infr`` ("Microwave Operational") wins over its ``infrastructure_type``, which is a
+file-wide default in places (Togo: 332 microwave sites are labelled "Fibre" there).
 
 Ids are text (``12``, not ``12.0``). A feature without an id gets ``<file stem>:<feature number>``; repeated ids
 within a file get ``#2``, ``#3``... When several files are merged and their ids clash, every id of each file
@@ -192,8 +194,9 @@ def _split_layer(
     other = ~(is_node | is_line)
     type_names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
                            "MultiPolygon", "GeometryCollection"], dtype=object)
-    reasons = np.where(missing, "no geometry",
-                       "geometry is a " + type_names[np.clip(kind, 0, 7)] + ", neither a node (point) nor a line")
+    reasons = np.where(shapely.is_missing(geoms), "no geometry", np.where(
+        missing, "empty geometry",
+        "geometry is a " + type_names[np.clip(kind, 0, 7)] + ", neither a node (point) nor a line"))
     rejected = pd.DataFrame({
         "source": pd.array([place] * int(other.sum()), dtype="string"),
         "feature": np.flatnonzero(other).astype(np.int64) + 1,
@@ -267,10 +270,16 @@ def _features(
     ])
     type_and_status = fields.text([fields.column(_TYPE_AND_STATUS_FIELDS)])
     status = _status(fields.text([_plain(fields.column(_STATUS_FIELDS))]).fillna(type_and_status))
-    medium_raw = fields.text([
-        fields.nested("transmissionMedium", 0), _plain(fields.column(_MEDIUM_FIELDS)),
-    ]).fillna(type_and_status)
-    medium = _medium(medium_raw)
+    # WATRA's per-feature type_infr wins over its infrastructure_type, which is a file-wide default in places
+    # (Togo: 332 nodes are "Fibre" in infrastructure_type and "Microwave Operational" in type_infr).
+    declared = _medium(fields.text([fields.nested("transmissionMedium", 0), _plain(fields.column(_MEDIUM_FIELDS))]))
+    names_medium = type_and_status.str.lower().str.match(_MEDIUM_PREFIX.pattern).fillna(False)
+    from_type = _medium(type_and_status.where(names_medium))
+    disagree = int((from_type.notna() & declared.notna() & (from_type != declared)).iloc[rows].sum())
+    if disagree:
+        log.info("%s: %d feature(s) have a medium in type_infr that differs from infrastructure_type; "
+                 "type_infr is used", place, disagree)
+    medium = from_type.fillna(declared)
 
     ident = ident.iloc[rows].reset_index(drop=True)
     missing = ident.isna().to_numpy()
