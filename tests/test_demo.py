@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib
+import os
+import subprocess
+import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -85,9 +88,17 @@ def _lonlat(rows: list[dict[str, str]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --- determinism -------------------------------------------------------------------------------------------------
-def test_same_seed_gives_byte_identical_files_in_another_folder(demo: DemoCountry, tmp_path: Path) -> None:
-    again = generate_demo_country(tmp_path / "elsewhere", n_schools=N_SCHOOLS)
-    first, second = _hashes(demo.folder), _hashes(again.folder)
+def test_same_seed_gives_byte_identical_files_in_another_folder_and_process(
+    demo: DemoCountry, tmp_path: Path
+) -> None:
+    # Another process with another string-hash seed: nothing may depend on set or dict iteration order.
+    code = (
+        "import sys; from connectmap.demo import generate_demo_country as g; "
+        "g(sys.argv[1], n_schools=int(sys.argv[2]))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "elsewhere"), str(N_SCHOOLS)], check=True, env=env)
+    first, second = _hashes(demo.folder), _hashes(tmp_path / "elsewhere")
     assert first == second
     # Nothing but the listed files (no temp files, no GDAL side-cars).
     assert sorted(first) == sorted(p.relative_to(demo.folder).as_posix() for p in demo.files)
