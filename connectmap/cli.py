@@ -50,7 +50,8 @@ def _main(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors; no progress bars.")] = False,
 ) -> None:
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    # Other libraries (GDAL via pyogrio, fontTools...) stay at WARNING; connectmap's own steps log at `level`.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr, force=True)
     logging.getLogger("connectmap").setLevel(level)
     from connectmap import progress
 
@@ -162,14 +163,14 @@ def validate_command(
     config: ConfigOption = None,
 ) -> None:
     """Read and check a school register; write schools.gpkg, schools.csv, rejected.csv and quality.json."""
-    from connectmap.io import read_boundaries
+    from connectmap.io.boundaries import read_outline
     from connectmap.report.files import protect_inputs
     from connectmap.report.tables import write_csv, write_geopackage, write_json
     from connectmap.validate import validate_schools
 
     protect_inputs([p for p in (schools, boundary, config) if p is not None])
     table, settings = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
-    outline = read_boundaries(boundary) if boundary is not None else None
+    outline = read_outline(boundary) if boundary is not None else None
     result = validate_schools(table, boundary=outline, params=settings.validation)
     write_geopackage(result.clean, out / "schools.gpkg")
     write_csv(result.clean, out / "schools.csv")

@@ -234,7 +234,7 @@ def test_shapefile_needs_prj_and_respects_cpg(tmp_path):
     np.testing.assert_allclose(schools["longitude"], [68.0, 69.0], atol=1e-7)
     assert schools["num_students"].tolist() == [10.0, 20.0]  # "num_studen", as the format cut it
     (tmp_path / "schools.prj").unlink()
-    with pytest.raises(CRSError, match=r"no \.prj"):
+    with pytest.raises(CRSError, match=r"no coordinate reference system \(the \.prj file is missing\)"):
         read_schools(path)
 
 

@@ -34,7 +34,7 @@ from connectmap.io.vector import describe_layer, find_field, read_vector, text_v
 
 log = logging.getLogger(__name__)
 
-__all__ = ["polygonal", "read_boundaries"]
+__all__ = ["polygonal", "read_boundaries", "read_outline"]
 
 _ID_LIKE = re.compile(r"(^|_)(id|fid|gid|uid|code|codes|iso|iso2|iso3|iso_a2|iso_a3|pcode|adm\d_pcode|objectid|"
                       r"shape_leng|shape_area|area|len|length|hasc|cc|zip|postcode)(_|$)|(pcode|_id|id_\d)$",
@@ -194,3 +194,17 @@ def _names(attributes: pd.DataFrame, field: str | None) -> pd.Series:
     if field is None:
         return pd.Series(pd.NA, index=range(len(attributes)), dtype="string")
     return text_values(attributes[field].reset_index(drop=True))
+
+
+def read_outline(path: str | Path, *, layer: str | None = None, crs: Any = None) -> gpd.GeoSeries:
+    """Read a country outline (or any polygons whose union is the area of interest), ignoring name fields.
+
+    Same formats and checks as :func:`read_boundaries` (one layer, a CRS, polygons only, invalid polygons
+    repaired); use it where only the shape matters, such as validating that schools fall inside the country.
+    """
+    frame = read_vector(path, layer=layer, crs=crs)
+    place = describe_layer(path, layer) if layer is not None else str(path)
+    if frame.empty:
+        raise InputError(f"{place}: the layer has no features; an outline needs at least one polygon")
+    geometry, _ = polygonal(frame.geometry.to_numpy(), place)
+    return gpd.GeoSeries(geometry, crs="EPSG:4326")

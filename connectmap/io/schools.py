@@ -214,8 +214,6 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_geo(path: Path, layer: str | None, suffix: str) -> tuple[pd.DataFrame, gpd.GeoSeries | None, str | None]:
-    import pyogrio
-
     if suffix in PARQUET_SUFFIXES:
         try:
             frame = gpd.read_parquet(path)
@@ -223,36 +221,16 @@ def _read_geo(path: Path, layer: str | None, suffix: str) -> tuple[pd.DataFrame,
             return _as_text(pd.read_parquet(path)), None, None
         except Exception as err:
             raise InputError(f"{path}: cannot read GeoParquet ({err})") from None
+        if frame.crs is None:
+            raise CRSError(f"{path}: the GeoParquet file has no coordinate reference system; set one (e.g. EPSG:4326)")
+        frame = frame.to_crs(4326)
         layer_name = None
     else:
-        try:
-            layers = pyogrio.list_layers(path)
-        except Exception as err:
-            raise InputError(f"{path}: cannot open with GDAL ({err})") from None
-        names = [str(n) for n in layers[:, 0]]
-        if layer is None:
-            if len(names) > 1:
-                raise InputError(
-                    f"{path}: the file has {len(names)} layers ({', '.join(names)}); choose one with --layer NAME"
-                )
-            layer_name = names[0] if names else None
-        elif layer not in names:
-            raise InputError(f"{path}: no layer {layer!r}; the layers are {', '.join(names)}")
-        else:
-            layer_name = layer
-        if suffix == ".shp" and not path.with_suffix(".prj").exists():
-            raise CRSError(
-                f"{path}: the shapefile has no .prj file, so its coordinate system is unknown; add the .prj "
-                "or convert it with the right CRS (e.g. ogr2ogr -a_srs EPSG:4326)"
-            )
-        try:
-            frame = gpd.read_file(path, layer=layer_name, engine="pyogrio")
-        except Exception as err:
-            raise InputError(f"{path}: cannot read layer {layer_name!r} ({err})") from None
-    if frame.crs is None:
-        raise CRSError(f"{path}: the layer has no coordinate reference system; set one (e.g. EPSG:4326)")
-    geometry = frame.geometry.to_crs(4326) if frame.crs.to_epsg() != 4326 else frame.geometry
-    return _as_text(pd.DataFrame(frame.drop(columns=frame.geometry.name))), geometry, layer_name
+        from connectmap.io.vector import read_vector
+
+        frame = read_vector(path, layer=layer)  # refuses to guess a layer, requires a CRS, respects .cpg
+        layer_name = frame.attrs["connectmap"]["layer"]
+    return _as_text(pd.DataFrame(frame.drop(columns=frame.geometry.name))), frame.geometry, layer_name
 
 
 # --- one routine for all formats ----------------------------------------------------------------------------------
