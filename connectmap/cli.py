@@ -180,6 +180,113 @@ def validate_command(
     typer.echo(f"wrote {out}/schools.gpkg, schools.csv, rejected.csv, quality.json")
 
 
+# --- layers: towers, fibre, boundaries, coverage polygons ------------------------------------------------------------
+@app.command("layers")
+def layers_command(
+    towers: Annotated[
+        list[Path] | None, typer.Option("--towers", help="OpenCelliD export or operator tower list (repeatable).")
+    ] = None,
+    operator_name: Annotated[
+        list[str] | None,
+        typer.Option("--operator-name", metavar="MCC-MNC=NAME", help="Name an OpenCelliD network, e.g. "
+                     "--operator-name 740-1=Claro, or rename a tower list's operator code, e.g. MA=Mauritel."),
+    ] = None,
+    fibre: Annotated[list[Path] | None, typer.Option("--fibre", help="Fibre nodes and/or lines (repeatable).")] = None,
+    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="Country outline or admin regions.")] = None,
+    admin1_field: Annotated[str | None, typer.Option("--admin1-field", help="Region field of --boundaries.")] = None,
+    admin2_field: Annotated[str | None, typer.Option("--admin2-field", help="District field of --boundaries.")] = None,
+    boundary_layer: Annotated[
+        str | None, typer.Option("--boundary-layer", help="Layer of --boundaries (GeoPackage layer, TopoJSON object).")
+    ] = None,
+    coverage: Annotated[
+        list[str] | None,
+        typer.Option("--coverage", metavar="TECH[:OPERATOR]=PATH",
+                     help="Coverage polygons, e.g. --coverage LTE:Orange=lte.shp, or a path whose fields say the "
+                     "technology (repeatable)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("reports/layers"),
+    config: ConfigOption = None,
+) -> None:
+    """Read tower, fibre, boundary and coverage-polygon files as connectmap sees them; write them and the rows set
+    aside (towers.gpkg, towers_rejected.csv, fibre_nodes.gpkg, fibre_lines.gpkg, fibre_rejected.csv,
+    boundaries.gpkg, coverage.gpkg) and print what was read."""
+    import pandas as pd
+
+    from connectmap import io
+    from connectmap.config import load_config
+    from connectmap.report.files import check_not_input, protect_inputs
+    from connectmap.report.tables import write_csv, write_geopackage
+
+    settings = load_config(config)
+    specs = []
+    for spec in coverage or []:
+        head, sep, tail = spec.partition("=")
+        if sep and not Path(spec).exists():
+            technology, _, operator = head.partition(":")
+            specs.append((technology.strip() or None, operator.strip() or None, Path(tail.strip())))
+        else:
+            specs.append((None, None, Path(spec)))
+    inputs = [*(towers or []), *(fibre or []), *(p for _, _, p in specs), boundaries, config]
+    protect_inputs([p for p in inputs if p is not None])
+    if not any((towers, fibre, boundaries, specs)):
+        raise ConnectmapError("layers: give at least one of --towers, --fibre, --boundaries, --coverage")
+    written = []
+
+    def save(table: pd.DataFrame, name: str) -> None:
+        target = check_not_input(out / name)
+        if name.endswith(".gpkg"):
+            write_geopackage(table, target, layer=name.removesuffix(".gpkg"))
+        else:
+            write_csv(table, target)
+        written.append(name)
+
+    if towers:
+        names = {**settings.inputs.operator_names, **parse_mapping(operator_name, "--operator-name")}
+        tables, rejects = [], []
+        for path in towers:
+            table, rejected = io.read_towers(path, operator_names=names, params=settings.tower_sites,
+                                             return_rejected=True)
+            info = table.attrs["connectmap"]
+            read = (f"{info['cells']:,} cells -> {table['site_id'].nunique():,} sites"
+                    if info["format"] == "opencellid" else f"{info['rows']:,} rows -> {info['towers']:,} towers")
+            techs = ", ".join(f"{k} {v:,}" for k, v in table["technology"].value_counts().items())
+            typer.echo(f"towers  {path}: {read} ({techs}); {len(rejected):,} rows set aside")
+            for network, cells in info.get("unmapped_networks", {}).items():
+                typer.echo(f"        network {network} has no operator name ({cells:,} cells); use --operator-name")
+            tables.append(table)
+            rejects.append(rejected.assign(file=str(path)))
+        save(pd.concat(tables, ignore_index=True), "towers.gpkg")
+        save(pd.concat(rejects, ignore_index=True), "towers_rejected.csv")
+    if fibre:
+        network = io.read_fibre(fibre)
+        typer.echo(f"fibre   {network.summary()}")
+        for kind, table in (("nodes", network.nodes), ("lines", network.lines)):
+            if len(table):
+                status = ", ".join(f"{k} {v:,}" for k, v in table["status"].fillna("unknown").value_counts().items())
+                typer.echo(f"        {kind}: {status}")
+                save(table, f"fibre_{kind}.gpkg")
+        save(network.rejected, "fibre_rejected.csv")
+    if boundaries is not None:
+        regions = io.read_boundaries(
+            boundaries, admin1_field=admin1_field or settings.inputs.boundary_admin1_field,
+            admin2_field=admin2_field or settings.inputs.boundary_admin2_field, layer=boundary_layer,
+        )
+        info = regions.attrs["connectmap"]
+        typer.echo(f"regions {boundaries}: {len(regions):,} polygons, admin1 from {info['admin1_field']!r}"
+                   + (f", admin2 from {info['admin2_field']!r}" if info["admin2_field"] else "")
+                   + f"; {info['repaired']} repaired")
+        save(regions, "boundaries.gpkg")
+    if specs:
+        polygons = []
+        for technology, operator, path in specs:
+            table = io.read_coverage_polygons(path, technology=technology, operator=operator)
+            counts = ", ".join(f"{k} {v:,}" for k, v in table["technology"].value_counts().items())
+            typer.echo(f"coverage {path}: {len(table):,} polygons ({counts})")
+            polygons.append(table)
+        save(pd.concat(polygons, ignore_index=True), "coverage.gpkg")
+    typer.echo(f"wrote {out}/" + ", ".join(written))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes print one line and return 2 instead of raising."""
     try:
