@@ -378,3 +378,44 @@ def test_params_change_the_radius(tmp_path):
     path = write(tmp_path / "two.csv", [ocid("GSM", 1, 1, k + 1, *p) for k, p in enumerate(points)])
     assert len(read_towers(path)) == 1
     assert len(read_towers(path, params=TowerSiteParams(colocation_radius_m=50))) == 2
+
+
+# --- the `connectmap layers` command ---------------------------------------------------------------------------------
+def test_layers_command_writes_what_it_read_and_the_rows_set_aside(tmp_path, run_cli):
+    cells = write(tmp_path / "cells.csv", [*hand_case(), ocid("WIMAX", 1, 1, 99, -79.0, -1.0)])
+    nodes = tmp_path / "nodes.geojson"
+    gpd.GeoDataFrame({"node_id": ["N1", "N2"], "status": ["Operational", "Planned"]},
+                     geometry=[shapely.Point(30, -1), shapely.Point(31, -1)], crs="EPSG:4326").to_file(nodes)
+    regions = tmp_path / "regions.gpkg"
+    for layer in ("adm1", "adm2"):
+        gpd.GeoDataFrame({"NAME_1": ["North"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326").to_file(
+            regions, layer=layer)
+    cover = tmp_path / "cover.geojson"
+    gpd.GeoDataFrame({"x": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326").to_file(cover)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(
+        "layers", "--towers", cells, "--operator-name", "740-1=Claro", "--fibre", nodes, "--boundaries", regions,
+        "--boundary-layer", "adm2", "--coverage", f"4G:Orange={cover}", "--out", out)
+    assert code == 0, stderr
+    assert "13 cells -> 7 sites" in stdout and "1 rows set aside" in stdout
+    assert "network 740-2 has no operator name (1 cells)" in stdout
+    towers = gpd.read_file(out / "towers.gpkg")
+    assert len(towers) == 8 and towers["cell_count"].sum() == 13 and "Claro" in set(towers["operator"])
+    rejected = pd.read_csv(out / "towers_rejected.csv", encoding="utf-8-sig")
+    assert rejected["source_row"].tolist() == [14] and "WIMAX" in rejected["reason"].iloc[0]
+    assert gpd.read_file(out / "fibre_nodes.gpkg")["status"].tolist() == ["operational", "planned"]
+    assert gpd.read_file(out / "boundaries.gpkg")["admin1"].tolist() == ["North"]
+    coverage = gpd.read_file(out / "coverage.gpkg")
+    assert coverage[["technology", "operator"]].values.tolist() == [["LTE", "Orange"]]
+    # User mistakes: one line, exit 2, no traceback.
+    code, _, stderr = run_cli("layers", "--boundaries", regions, "--out", out)
+    assert code == 2 and "2 layers" in stderr and "--boundary-layer" in stderr and "Traceback" not in stderr
+    code, _, stderr = run_cli("layers", "--out", out)
+    assert code == 2 and "at least one of" in stderr
+    # An output never replaces an input: a tower list named towers.gpkg in the output folder is refused.
+    own = tmp_path / "own"
+    own.mkdir()
+    gpd.read_file(out / "towers.gpkg").to_file(own / "towers.gpkg", layer="towers")
+    before = (own / "towers.gpkg").read_bytes()
+    code, _, stderr = run_cli("layers", "--towers", own / "towers.gpkg", "--out", own)
+    assert code == 2 and "towers.gpkg" in stderr and (own / "towers.gpkg").read_bytes() == before

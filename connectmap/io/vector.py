@@ -93,8 +93,8 @@ def choose_layer(path: str | Path, layer: str | int | None) -> tuple[str, int]:
         if len(names) > 1:
             listing = ", ".join(f"{name!r} ({kind})" for name, kind in layers)
             raise InputError(
-                f"{path}: the file has {len(names)} layers: {listing}; choose one with layer=NAME "
-                "(CLI: --layer NAME)"
+                f"{path}: the file has {len(names)} layers: {listing}; choose one by name (layer=NAME; on the "
+                "command line the --layer or --boundary-layer option)"
             )
         return names[0], 1
     if isinstance(layer, int) and not isinstance(layer, bool):
