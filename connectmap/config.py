@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from connectmap.errors import ConfigError, MissingInputError
 from connectmap.parameters import Section, iter_parameters
+from connectmap.parameters.enrich import EnrichParams
 from connectmap.parameters.inputs import InputsParams
 from connectmap.parameters.towers import TowerSiteParams
 from connectmap.parameters.validation import ValidationParams
@@ -29,6 +30,7 @@ class Config(Section):
     inputs: InputsParams = InputsParams()
     validation: ValidationParams = ValidationParams()
     tower_sites: TowerSiteParams = TowerSiteParams()
+    enrich: EnrichParams = EnrichParams()
 
 
 def _format_validation_error(err: ValidationError, origin: str) -> str:

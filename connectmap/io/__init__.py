@@ -8,13 +8,16 @@ from connectmap.io._text import read_delimited
 from connectmap.io.boundaries import read_boundaries
 from connectmap.io.coverage import read_coverage_polygons
 from connectmap.io.fibre import FibreNetwork, read_fibre
+from connectmap.io.rasters import RasterLayer, open_raster
 from connectmap.io.schools import read_schools
 from connectmap.io.towers import cells_to_sites, read_towers
 from connectmap.io.vector import read_vector
 
 __all__ = [
     "FibreNetwork",
+    "RasterLayer",
     "cells_to_sites",
+    "open_raster",
     "read_boundaries",
     "read_coverage_polygons",
     "read_delimited",
