@@ -287,6 +287,53 @@ def layers_command(
     typer.echo(f"wrote {out}/" + ", ".join(written))
 
 
+# --- casebook (zero-rating and the operator investment case as live Excel workbooks) -----------------------------
+@app.command("casebook")
+def casebook_command(
+    schools: Annotated[Path, typer.Argument(help="Costed school table (GeoPackage or CSV written by connectmap).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for the workbooks.")],
+    rejected: Annotated[
+        Path | None, typer.Option("--rejected", help="rejected.csv from `connectmap validate`, for Data quality.")
+    ] = None,
+    per_operator: Annotated[
+        bool, typer.Option("--per-operator/--national-only", help="Also write one workbook per operator.")
+    ] = True,
+    layer: LayerOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Price zero-rating per school and operator, build the operator investment case, and write it as live-formula
+    Excel workbooks: investment_case.xlsx (national) and investment_case_<operator>.xlsx (one per operator).
+    """
+    from connectmap.config import load_config
+    from connectmap.io._text import read_delimited
+    from connectmap.io.tables import read_table
+    from connectmap.operators import ALL_OPERATORS, add_new_sites, investment_case
+    from connectmap.report.excel import write_casebook
+    from connectmap.report.files import check_not_input, protect_inputs
+    from connectmap.zerorating import add_zero_rating
+
+    settings = load_config(config)
+    protect_inputs([p for p in (schools, rejected, config) if p is not None])
+    check_not_input(out / "investment_case.xlsx")
+    table = read_table(schools, layer=layer)
+    rejected_rows = read_delimited(rejected).frame if rejected is not None else None
+    params = settings.zerorating
+    table = add_new_sites(table, params)
+    table = add_zero_rating(table, params)
+    case = investment_case(table, params)
+    written = write_casebook(case, out, rejected=rejected_rows, config=settings, per_operator=per_operator)
+    total = case.by_operator.loc[ALL_OPERATORS]
+    typer.echo(
+        f"{len(table):,} schools, {len(case.operators)} operator(s): zero-rating "
+        f"{total['zero_rating_gb_per_year']:,.0f} GB/year costing the operators "
+        f"{total['zero_rating_cost_usd_per_year']:,.0f} USD/year (in kind "
+        f"{total['zero_rating_in_kind_usd_per_year']:,.0f} USD/year); {total['lines']:,.0f} school lines "
+        f"{total['line_revenue_usd_per_year']:,.0f} USD/year; {total['new_sites']:,.0f} new sites "
+        f"{total['new_site_capex_usd']:,.0f} USD; operators' NPV {total['operator_npv_usd']:,.0f} USD"
+    )
+    typer.echo("wrote " + ", ".join(str(path) for path in written))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes print one line and return 2 instead of raising."""
     try:

@@ -20,6 +20,7 @@ from connectmap.parameters.enrich import EnrichParams
 from connectmap.parameters.inputs import InputsParams
 from connectmap.parameters.towers import TowerSiteParams
 from connectmap.parameters.validation import ValidationParams
+from connectmap.parameters.zerorating import ZeroRatingParams
 
 __all__ = ["Config", "config_from_dict", "default_config_text", "load_config", "scenario"]
 
@@ -31,6 +32,7 @@ class Config(Section):
     validation: ValidationParams = ValidationParams()
     tower_sites: TowerSiteParams = TowerSiteParams()
     enrich: EnrichParams = EnrichParams()
+    zerorating: ZeroRatingParams = ZeroRatingParams()
 
 
 def _format_validation_error(err: ValidationError, origin: str) -> str:
