@@ -334,6 +334,117 @@ def casebook_command(
     typer.echo("wrote " + ", ".join(str(path) for path in written))
 
 
+# --- enrich ---------------------------------------------------------------------------------------------------------
+_ENRICH_RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
+
+
+def parse_enrich_coverage(spec: str) -> tuple[str | None, str | None, Path]:
+    """``TECH[:OPERATOR]=PATH`` or ``PATH`` (technology and operator from the file's tags or fields)."""
+    head, sep, tail = spec.partition("=")
+    if not sep or Path(spec).exists():
+        return None, None, Path(spec)
+    tech, _, operator = head.partition(":")
+    if not tech.strip() or not tail.strip():
+        raise ConnectmapError(f"--coverage {spec!r}: expected TECH[:OPERATOR]=PATH, e.g. --coverage LTE:Orange=lte.tif")
+    return tech.strip(), operator.strip() or None, Path(tail.strip())
+
+
+@app.command("enrich")
+def enrich_command(
+    schools: Annotated[Path, typer.Argument(help="School register (CSV, XLSX, GeoJSON, GPKG, ...).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    towers: Annotated[
+        list[Path] | None, typer.Option("--towers", help="Tower list or OpenCelliD export (repeatable).")
+    ] = None,
+    coverage: Annotated[
+        list[str] | None,
+        typer.Option("--coverage", help="Coverage raster or polygons: TECH[:OPERATOR]=PATH, or PATH when the file "
+                     "says (GeoTIFF tags / fields) (repeatable)."),
+    ] = None,
+    fibre: Annotated[list[Path] | None, typer.Option("--fibre", help="Fibre nodes and/or lines (repeatable).")] = None,
+    population: Annotated[Path | None, typer.Option("--population", help="Population raster.")] = None,
+    population_value: Annotated[
+        str | None, typer.Option("--population-value", help="What the population pixels hold: count or density "
+                                 "(people/km²); read from the file's 'value' tag when not given."),
+    ] = None,
+    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="Admin regions or country outline.")] = None,
+    admin1_field: Annotated[str | None, typer.Option("--admin1-field", help="Boundary field with admin1.")] = None,
+    admin2_field: Annotated[str | None, typer.Option("--admin2-field", help="Boundary field with admin2.")] = None,
+    operator_name: Annotated[
+        list[str] | None, typer.Option("--operator-name", metavar="MCC-MNC=NAME",
+                                       help="Operator name of an OpenCelliD network, e.g. 740-1=Claro (repeatable)."),
+    ] = None,
+    modelled_coverage_tif: Annotated[
+        bool, typer.Option("--modelled-coverage-tif", help="Also write the coverage modelled from towers as one "
+                           "GeoTIFF per technology (for the map).")
+    ] = False,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add coverage, nearest towers, fibre distance, population, nearby schools and regions to every school.
+
+    Writes schools_enriched.gpkg and schools_enriched.csv (plus rejected.csv for rows validation set aside) to
+    --out; with --modelled-coverage-tif also modelled_coverage_<TECH>.tif.
+    """
+    import pandas as pd
+
+    from connectmap import io
+    from connectmap.enrich import enrich
+    from connectmap.enrich.coverage import modelled_coverage_grid
+    from connectmap.report.files import protect_inputs
+    from connectmap.report.rasters import write_coverage_geotiff
+    from connectmap.report.tables import write_csv, write_geopackage
+    from connectmap.validate import validate_schools
+
+    specs = [parse_enrich_coverage(spec) for spec in coverage or []]
+    inputs = [schools, *(towers or []), *(fibre or []), *(p for _, _, p in specs), population, boundaries, config]
+    protect_inputs([p for p in inputs if p is not None])
+    table, settings = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
+    names = {**settings.inputs.operator_names, **parse_mapping(operator_name, "--operator-name")}
+    regions = (io.read_boundaries(boundaries, admin1_field=admin1_field, admin2_field=admin2_field)
+               if boundaries is not None else None)
+    result = validate_schools(table, boundary=regions, params=settings.validation)
+    tower_table = (pd.concat([io.read_towers(p, operator_names=names) for p in towers], ignore_index=True)
+                   if towers else None)
+    rasters, polygons = [], []
+    for technology, operator, path in specs:
+        if path.suffix.lower() in _ENRICH_RASTER_SUFFIXES:
+            rasters.append(io.open_raster(path, kind="coverage", technology=technology, operator=operator))
+        else:
+            polygons.append(io.read_coverage_polygons(path, technology=technology, operator=operator))
+    network = io.read_fibre(fibre) if fibre else None
+    people = (io.open_raster(population, kind="population", value=population_value)
+              if population is not None else None)
+    enriched = enrich(
+        result.clean, towers=tower_table, coverage_rasters=rasters,
+        coverage_polygons=pd.concat(polygons, ignore_index=True) if polygons else None,
+        fibre=network, population=people, boundaries=regions, params=settings.enrich,
+    )
+    write_geopackage(enriched, out / "schools_enriched.gpkg")
+    write_csv(enriched, out / "schools_enriched.csv")
+    write_csv(result.rejected, out / "rejected.csv")
+    written = ["schools_enriched.gpkg", "schools_enriched.csv", "rejected.csv"]
+    if modelled_coverage_tif and tower_table is not None:
+        from connectmap.columns import TECHNOLOGIES
+
+        for technology in TECHNOLOGIES:
+            grid = modelled_coverage_grid(tower_table, technology, settings.enrich)
+            if grid is not None:
+                write_coverage_geotiff(grid[0], grid[1], out / f"modelled_coverage_{technology}.tif",
+                                       technology=technology)
+                written.append(f"modelled_coverage_{technology}.tif")
+    kinds = enriched["cellular_coverage_type"].value_counts() if "cellular_coverage_type" in enriched else None
+    typer.echo(f"{len(enriched)} schools enriched ({len(result.rejected)} rows rejected by validation)")
+    if kinds is not None:
+        typer.echo("  coverage: " + ", ".join(f"{k} {v}" for k, v in kinds.items()))
+    typer.echo(f"wrote {', '.join(f'{out}/{name}' for name in written)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes print one line and return 2 instead of raising."""
     try:

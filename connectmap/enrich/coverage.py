@@ -421,3 +421,49 @@ def add_coverage(
     counts = pd.Series(label).value_counts().to_dict()
     log.info("coverage: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return schools
+
+
+# --- modelled coverage as a grid (for the map) --------------------------------------------------------------------
+_MAX_GRID_PIXELS = 25_000_000
+
+
+def modelled_coverage_grid(
+    towers: pd.DataFrame, technology: str, params: EnrichParams | None = None
+) -> tuple[NDArray[np.uint8], tuple[float, float, float, float]] | None:
+    """Coverage modelled from the towers of one technology on a regular lon/lat grid.
+
+    Returns
+    -------
+    (array, (west, north, pixel_width_deg, pixel_height_deg)) or None
+        ``uint8`` array, 1 where a pixel centre is within range of a site, 0 elsewhere; ``None`` when the table
+        has no site of that technology. The grid spans the sites plus their largest range; its pixel size is
+        ``modelled_raster_resolution_m`` (coarsened so the grid stays under 25 million pixels).
+    """
+    params = params_or_default(params)
+    sites = towers[towers["technology"].astype("str") == technology]
+    if sites.empty:
+        return None
+    slon, slat = layer_lonlat(sites)
+    rng = site_ranges_km(sites, technology, params)
+    ok = np.isfinite(slon) & np.isfinite(slat)
+    if not ok.any():
+        return None
+    margin_lat = float(rng.max()) / 110.5
+    south, north = max(float(slat[ok].min()) - margin_lat, -90.0), min(float(slat[ok].max()) + margin_lat, 90.0)
+    widest = max(abs(south), abs(north))
+    margin_lon = min(margin_lat / max(np.cos(np.radians(min(widest, 89.0))), 1e-6), 180.0)
+    west, east = max(float(slon[ok].min()) - margin_lon, -180.0), min(float(slon[ok].max()) + margin_lon, 180.0)
+    step = params.modelled_raster_resolution_m / 110_574.0
+    while ((east - west) / step) * ((north - south) / step) > _MAX_GRID_PIXELS:
+        step *= 1.5
+    width = max(int(np.ceil((east - west) / step)), 1)
+    height = max(int(np.ceil((north - south) / step)), 1)
+    lons = west + (np.arange(width) + 0.5) * step
+    out = np.zeros((height, width), dtype=np.uint8)
+    for row in range(0, height, max(1, 2_000_000 // width)):
+        rows = np.arange(row, min(row + max(1, 2_000_000 // width), height))
+        lats = north - (rows + 0.5) * step
+        glon, glat = np.meshgrid(lons, lats)
+        covered = within_site_range(glon.ravel(), glat.ravel(), slon, slat, rng)
+        out[rows[0]:rows[-1] + 1] = (covered == 1).reshape(rows.size, width)
+    return out, (west, north, step, step)

@@ -125,6 +125,11 @@ class EnrichParams(Section):
         description="When no coverage map reaches a school, keep the register's cellular_coverage_type "
         "(coverage_source = register) rather than the coverage modelled from towers.",
     )
+    modelled_raster_resolution_m: float = param(
+        500.0, unit="m", gt=0,
+        description="Pixel size of the modelled-coverage GeoTIFFs written for the map (square pixels in degrees, "
+        "this many metres north-south).",
+    )
     raster_window_mb: int = param(
         256, unit="MB", gt=0,
         description="Memory for one window of raster pixels; larger rasters are read tile by tile.",
