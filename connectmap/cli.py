@@ -445,6 +445,558 @@ def enrich_command(
     typer.echo(f"wrote {', '.join(f'{out}/{name}' for name in written)}")
 
 
+# --- cost -----------------------------------------------------------------------------------------------------------
+@app.command("cost")
+def cost_command(
+    schools: Annotated[Path, typer.Argument(help="Enriched school table (GeoPackage or CSV written by connectmap).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    towers: Annotated[
+        list[Path] | None, typer.Option("--towers", help="Tower list for microwave links (repeatable).")
+    ] = None,
+    fibre: Annotated[
+        list[Path] | None, typer.Option("--fibre", help="Fibre nodes/lines backhauling towers (repeatable).")
+    ] = None,
+    dem: Annotated[Path | None, typer.Option("--dem", help="Elevation GeoTIFF for microwave line of sight.")] = None,
+    budget_usd: Annotated[
+        float | None, typer.Option("--budget-usd", help="Total rollout budget, spread over the plan years.")
+    ] = None,
+    budget_usd_per_year: Annotated[
+        float | None, typer.Option("--budget-usd-per-year", help="Rollout budget for each plan year.")
+    ] = None,
+    scenario: Annotated[
+        str, typer.Option("--scenario", help="Parameter set: low, base or high (low/high cost values).")
+    ] = "base",
+    layer: LayerOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Cost connecting every school: least-cost technology, NPV, shared fibre, budget rollout and sensitivity.
+
+    Writes costed_schools.gpkg/.csv, rollout.csv, rollout_years.csv, sensitivity.csv, scenarios.csv and
+    cost_by_admin1.csv to --out.
+    """
+    import pandas as pd
+
+    from connectmap import cost as costing
+    from connectmap import io
+    from connectmap.config import load_config
+    from connectmap.io.tables import read_table
+    from connectmap.report.files import check_not_input, protect_inputs
+    from connectmap.report.tables import write_csv, write_geopackage
+
+    if budget_usd is not None and budget_usd_per_year is not None:
+        raise ConnectmapError("give --budget-usd or --budget-usd-per-year, not both")
+    if scenario not in ("low", "base", "high"):
+        raise ConnectmapError(f"--scenario {scenario!r}: use low, base or high")
+    settings = load_config(config)
+    towers = towers or [Path(p) for p in settings.inputs.towers]
+    fibre = fibre or [Path(p) for p in settings.inputs.fibre]
+    dem = dem or (Path(settings.inputs.dem) if settings.inputs.dem else None)
+    protect_inputs([p for p in (schools, config, dem, *towers, *fibre) if p is not None])
+    names = ("costed_schools.gpkg", "costed_schools.csv", "rollout.csv", "rollout_years.csv", "sensitivity.csv",
+             "scenarios.csv", "cost_by_admin1.csv")
+    for name in names:
+        check_not_input(out / name)
+    params = costing.cost_scenario(settings.cost, scenario)
+    if budget_usd is not None or budget_usd_per_year is not None:
+        params.plan.budget_usd = budget_usd
+        params.plan.budget_usd_per_year = budget_usd_per_year
+    table = read_table(schools, layer=layer)
+    if towers or fibre:
+        tower_table = (
+            pd.concat([io.read_towers(p, operator_names=settings.inputs.operator_names) for p in towers],
+                      ignore_index=True) if towers else None
+        )
+        network = io.read_fibre(fibre) if fibre else None
+        table = costing.add_microwave_options(table, tower_table, network, dem=dem, params=params)
+    costed = costing.add_costs(table, params)
+    costed = costing.add_shared_fibre(costed, params)
+    rollout = costing.plan_rollout(costed, params)
+    costed = costing.add_rollout_year(costed, rollout)
+    write_geopackage(costed, out / names[0])
+    write_csv(costed, out / names[1])
+    write_csv(rollout.schools, out / names[2])
+    write_csv(rollout.years, out / names[3])
+    write_csv(costing.sensitivity(costed, params), out / names[4])
+    write_csv(costing.scenario_totals(costed, settings.cost), out / names[5])
+    write_csv(costing.summarise(costed), out / names[6])
+    status = costed["cost_status"].value_counts()
+    chosen = costed["technology"].value_counts()
+    typer.echo(
+        f"costed {len(costed):,} schools: {status.get('connectable', 0):,} connectable ("
+        + ", ".join(f"{tech} {chosen.get(tech, 0):,}" for tech in ("fibre", "cellular", "microwave", "satellite"))
+        + f"), {status.get('not_connectable', 0):,} not connectable, {status.get('already_connected', 0):,} "
+        f"already connected; total NPV {costed['npv_usd'].sum():,.0f} USD ({params.finance.horizon_years} years at "
+        f"{params.finance.discount_rate_pct:g} %), shared fibre {costed['npv_usd_shared'].sum():,.0f} USD; "
+        f"rollout: {len(rollout.schools):,} schools in {int(rollout.years['year'].max())} year(s)"
+    )
+    typer.echo(f"wrote {', '.join(str(out / name) for name in names)}")
+
+
+# --- model (predicting unknown connectivity) -----------------------------------------------------------------------
+model_app = typer.Typer(
+    help="Train, evaluate and apply the model that predicts connectivity where the register does not say.",
+    no_args_is_help=True,
+)
+app.add_typer(model_app, name="model")
+
+if TYPE_CHECKING:
+    from connectmap.validate import ValidationResult
+
+TrustOption = Annotated[
+    str | None,
+    typer.Option(
+        "--trust-sha256", metavar="HASH",
+        help="Load a pickle/joblib model only if its SHA-256 is HASH, as published by its author "
+        "(pickles can run code; .skops files never need this).",
+    ),
+]
+
+
+def read_model_table(
+    path: Path, columns: list[str] | None, layer: str | None, sheet: str | None, encoding: str | None,
+    delimiter: str | None, crs: str | None, config_path: Path | None,
+) -> tuple[gpd.GeoDataFrame, ValidationResult, Config]:
+    """Read and validate a school table for the model commands; returns (clean table, validation result, config)."""
+    from connectmap.validate import validate_schools
+
+    table, settings = read_school_register(path, columns, layer, sheet, encoding, delimiter, crs, config_path)
+    result = validate_schools(table, params=settings.validation)
+    if len(result.rejected):
+        typer.echo(f"{path}: {len(result.rejected)} row(s) rejected by validation (not used): "
+                   + ", ".join(f"{n} {reason}" for reason, n in result.summary["rejected_by_reason"].items()))
+    return result.clean, result, settings
+
+
+def _file_record(path: Path) -> dict[str, str]:
+    from connectmap.predict.persist import file_sha256
+
+    return {"path": str(path), "sha256": file_sha256(path)}
+
+
+@model_app.command("train")
+def model_train(
+    table: Annotated[Path, typer.Argument(help="Labelled school table (connectivity yes/no or 1/0), enriched.")],
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (*.skops); cards go beside it.")],
+    val: Annotated[
+        Path | None, typer.Option("--val", help="Separate labelled table to report validation scores on.")
+    ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option("--features", metavar="A,B*,!C",
+                     help="Extra numeric feature columns: names or patterns, comma-separated; !PATTERN leaves out."),
+    ] = None,
+    no_default_features: Annotated[
+        bool, typer.Option("--no-default-features", help="Use only the --features columns.")
+    ] = False,
+    estimator: Annotated[
+        str | None, typer.Option("--estimator", help="random_forest (default) or hist_gradient_boosting.")
+    ] = None,
+    group_by: Annotated[
+        str | None, typer.Option("--group-by", help="Spatial validation groups: grid (default), admin1 or admin2.")
+    ] = None,
+    cell_km: Annotated[
+        float | None, typer.Option("--cell-km", help="Grid cell side for validation groups, km.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Train a calibrated connectivity model, measured by spatial cross-validation; write it with its model card."""
+    from connectmap.config import config_from_dict
+    from connectmap.predict import save_model, train_connectivity_model
+    from connectmap.predict.card import scores_text
+    from connectmap.report.files import check_not_input, protect_inputs
+
+    protect_inputs([p for p in (table, val, config) if p is not None])
+    check_not_input(out)
+    train, _, settings = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
+    validation = read_model_table(val, columns, layer, sheet, encoding, delimiter, crs, config)[0] if val else None
+    overrides = {"estimator": estimator, "group_by": group_by, "cv_cell_km": cell_km, "random_seed": seed}
+    data = {**settings.predict.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+    params = config_from_dict({"predict": data}, origin="command line").predict
+    sources = {"training": _file_record(table), **({"validation": _file_record(val)} if val else {})}
+    model = train_connectivity_model(
+        train, features=features, use_default_features=not no_default_features, params=params,
+        validation=validation, sources=sources,
+    )
+    written = save_model(model, out)
+    typer.echo(f"features ({len(model.features)}): " + ", ".join(model.feature_names))
+    cv = model.card["cross_validation"]
+    typer.echo(f"spatial cross-validation on {table.name}: {cv['scheme']}")
+    for line in scores_text(cv):
+        typer.echo(line)
+    if model.card.get("validation"):
+        typer.echo(f"validation on {val.name if val else ''}:")
+        for line in scores_text(model.card["validation"]):
+            typer.echo(line)
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+@model_app.command("evaluate")
+def model_evaluate(
+    model: Annotated[Path, typer.Argument(help="Model file (*.skops).")],
+    table: Annotated[Path, typer.Argument(help="Labelled school table the model was not trained on.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the scores as JSON to this file.")] = None,
+    trust_sha256: TrustOption = None,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Score MODEL on TABLE: accuracy, F1, ROC AUC, Brier score, calibration and errors per region."""
+    from connectmap.predict import evaluate_model, load_model
+    from connectmap.predict.card import scores_text
+    from connectmap.report.files import check_not_input, protect_inputs
+    from connectmap.report.tables import write_json
+
+    protect_inputs([p for p in (model, table, config) if p is not None])
+    if out is not None:
+        check_not_input(out)
+    fitted = load_model(model, trusted_sha256=trust_sha256)
+    schools, _, _ = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
+    scores = evaluate_model(fitted, schools)
+    typer.echo(f"{model.name} on {table.name}" + (
+        f" ({scores['unlabelled']} schools with unknown connectivity skipped)" if scores["unlabelled"] else ""))
+    for line in scores_text(scores):
+        typer.echo(line)
+    if out is not None:
+        record = {"model": _file_record(model), "table": _file_record(table), **scores}
+        write_json(record, out)
+        typer.echo(f"wrote {out}")
+
+
+@model_app.command("predict")
+def model_predict(
+    model: Annotated[Path, typer.Argument(help="Model file (*.skops).")],
+    table: Annotated[Path, typer.Argument(help="School table, enriched like the training table.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", help="Probability from which an unknown school is predicted connected."),
+    ] = None,
+    trust_sha256: TrustOption = None,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Fill unknown connectivity: write schools.gpkg, schools.csv (with connectivity_probability and
+    connectivity_source), rejected.csv and predictions.json."""
+    from connectmap.predict import add_connectivity_predictions, load_model
+    from connectmap.predict.apply import PREDICTED, REPORTED, UNKNOWN
+    from connectmap.report.files import protect_inputs
+    from connectmap.report.tables import write_csv, write_geopackage, write_json
+
+    protect_inputs([p for p in (model, table, config) if p is not None])
+    if threshold is not None and not 0 < threshold < 1:
+        raise ConnectmapError(f"--threshold {threshold}: give a probability between 0 and 1, e.g. 0.5")
+    fitted = load_model(model, trusted_sha256=trust_sha256)
+    schools, validation, _ = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
+    result = add_connectivity_predictions(schools, fitted, threshold_probability=threshold)
+    source = result["connectivity_source"]
+    predicted = source == PREDICTED
+    summary = {
+        "model": _file_record(model),
+        "table": _file_record(table),
+        "threshold_probability": fitted.threshold_probability if threshold is None else threshold,
+        "rows_in": validation.summary["rows_in"],
+        "rows_rejected": len(validation.rejected),
+        "schools": len(result),
+        "reported": int((source == REPORTED).sum()),
+        "predicted": int(predicted.sum()),
+        "predicted_connected": int(result.loc[predicted, "connectivity"].sum()),
+        "unknown": int((source == UNKNOWN).sum()),
+        "model_cross_validation": {
+            k: fitted.card.get("cross_validation", {}).get(k) for k in ("accuracy", "f1", "roc_auc", "brier")
+        },
+    }
+    write_geopackage(result, out / "schools.gpkg")
+    write_csv(result, out / "schools.csv")
+    write_csv(validation.rejected, out / "rejected.csv")
+    write_json(summary, out / "predictions.json")
+    typer.echo(
+        f"{summary['schools']} schools: {summary['reported']} reported, {summary['predicted']} predicted "
+        f"({summary['predicted_connected']} connected), {summary['unknown']} unknown (no feature values)"
+    )
+    typer.echo(f"wrote {out}/schools.gpkg, schools.csv, rejected.csv, predictions.json")
+
+
+# --- layers: towers, fibre, boundaries, coverage polygons ------------------------------------------------------------
+@app.command("layers")
+def layers_command(
+    towers: Annotated[
+        list[Path] | None, typer.Option("--towers", help="OpenCelliD export or operator tower list (repeatable).")
+    ] = None,
+    operator_name: Annotated[
+        list[str] | None,
+        typer.Option("--operator-name", metavar="MCC-MNC=NAME", help="Name an OpenCelliD network, e.g. "
+                     "--operator-name 740-1=Claro, or rename a tower list's operator code, e.g. MA=Mauritel."),
+    ] = None,
+    fibre: Annotated[list[Path] | None, typer.Option("--fibre", help="Fibre nodes and/or lines (repeatable).")] = None,
+    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="Country outline or admin regions.")] = None,
+    admin1_field: Annotated[str | None, typer.Option("--admin1-field", help="Region field of --boundaries.")] = None,
+    admin2_field: Annotated[str | None, typer.Option("--admin2-field", help="District field of --boundaries.")] = None,
+    boundary_layer: Annotated[
+        str | None, typer.Option("--boundary-layer", help="Layer of --boundaries (GeoPackage layer, TopoJSON object).")
+    ] = None,
+    coverage: Annotated[
+        list[str] | None,
+        typer.Option("--coverage", metavar="TECH[:OPERATOR]=PATH",
+                     help="Coverage polygons, e.g. --coverage LTE:Orange=lte.shp, or a path whose fields say the "
+                     "technology (repeatable)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("reports/layers"),
+    config: ConfigOption = None,
+) -> None:
+    """Read tower, fibre, boundary and coverage-polygon files as connectmap sees them; write them and the rows set
+    aside (towers.gpkg, towers_rejected.csv, fibre_nodes.gpkg, fibre_lines.gpkg, fibre_rejected.csv,
+    boundaries.gpkg, coverage.gpkg) and print what was read."""
+    import pandas as pd
+
+    from connectmap import io
+    from connectmap.config import load_config
+    from connectmap.report.files import check_not_input, protect_inputs
+    from connectmap.report.tables import write_csv, write_geopackage
+
+    settings = load_config(config)
+    specs = []
+    for spec in coverage or []:
+        head, sep, tail = spec.partition("=")
+        if sep and not Path(spec).exists():
+            technology, _, operator = head.partition(":")
+            specs.append((technology.strip() or None, operator.strip() or None, Path(tail.strip())))
+        else:
+            specs.append((None, None, Path(spec)))
+    inputs = [*(towers or []), *(fibre or []), *(p for _, _, p in specs), boundaries, config]
+    protect_inputs([p for p in inputs if p is not None])
+    if not any((towers, fibre, boundaries, specs)):
+        raise ConnectmapError("layers: give at least one of --towers, --fibre, --boundaries, --coverage")
+    written = []
+
+    def save(table: pd.DataFrame, name: str) -> None:
+        target = check_not_input(out / name)
+        if name.endswith(".gpkg"):
+            write_geopackage(table, target, layer=name.removesuffix(".gpkg"))
+        else:
+            write_csv(table, target)
+        written.append(name)
+
+    if towers:
+        names = {**settings.inputs.operator_names, **parse_mapping(operator_name, "--operator-name")}
+        tables, rejects = [], []
+        for path in towers:
+            table, rejected = io.read_towers(path, operator_names=names, params=settings.tower_sites,
+                                             return_rejected=True)
+            info = table.attrs["connectmap"]
+            read = (f"{info['cells']:,} cells -> {table['site_id'].nunique():,} sites"
+                    if info["format"] == "opencellid" else f"{info['rows']:,} rows -> {info['towers']:,} towers")
+            techs = ", ".join(f"{k} {v:,}" for k, v in table["technology"].value_counts().items())
+            typer.echo(f"towers  {path}: {read} ({techs}); {len(rejected):,} rows set aside")
+            for network, cells in info.get("unmapped_networks", {}).items():
+                typer.echo(f"        network {network} has no operator name ({cells:,} cells); use --operator-name")
+            tables.append(table)
+            rejects.append(rejected.assign(file=str(path)))
+        save(pd.concat(tables, ignore_index=True), "towers.gpkg")
+        save(pd.concat(rejects, ignore_index=True), "towers_rejected.csv")
+    if fibre:
+        network = io.read_fibre(fibre)
+        typer.echo(f"fibre   {network.summary()}")
+        for kind, table in (("nodes", network.nodes), ("lines", network.lines)):
+            if len(table):
+                status = ", ".join(f"{k} {v:,}" for k, v in table["status"].fillna("unknown").value_counts().items())
+                typer.echo(f"        {kind}: {status}")
+                save(table, f"fibre_{kind}.gpkg")
+        save(network.rejected, "fibre_rejected.csv")
+    if boundaries is not None:
+        regions = io.read_boundaries(
+            boundaries, admin1_field=admin1_field or settings.inputs.boundary_admin1_field,
+            admin2_field=admin2_field or settings.inputs.boundary_admin2_field, layer=boundary_layer,
+        )
+        info = regions.attrs["connectmap"]
+        typer.echo(f"regions {boundaries}: {len(regions):,} polygons, admin1 from {info['admin1_field']!r}"
+                   + (f", admin2 from {info['admin2_field']!r}" if info["admin2_field"] else "")
+                   + f"; {info['repaired']} repaired")
+        save(regions, "boundaries.gpkg")
+    if specs:
+        polygons = []
+        for technology, operator, path in specs:
+            table = io.read_coverage_polygons(path, technology=technology, operator=operator)
+            counts = ", ".join(f"{k} {v:,}" for k, v in table["technology"].value_counts().items())
+            typer.echo(f"coverage {path}: {len(table):,} polygons ({counts})")
+            polygons.append(table)
+        save(pd.concat(polygons, ignore_index=True), "coverage.gpkg")
+    typer.echo(f"wrote {out}/" + ", ".join(written))
+
+
+# --- casebook (zero-rating and the operator investment case as live Excel workbooks) -----------------------------
+@app.command("casebook")
+def casebook_command(
+    schools: Annotated[Path, typer.Argument(help="Costed school table (GeoPackage or CSV written by connectmap).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for the workbooks.")],
+    rejected: Annotated[
+        Path | None, typer.Option("--rejected", help="rejected.csv from `connectmap validate`, for Data quality.")
+    ] = None,
+    per_operator: Annotated[
+        bool, typer.Option("--per-operator/--national-only", help="Also write one workbook per operator.")
+    ] = True,
+    layer: LayerOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Price zero-rating per school and operator, build the operator investment case, and write it as live-formula
+    Excel workbooks: investment_case.xlsx (national) and investment_case_<operator>.xlsx (one per operator).
+    """
+    from connectmap.config import load_config
+    from connectmap.io._text import read_delimited
+    from connectmap.io.tables import read_table
+    from connectmap.operators import ALL_OPERATORS, add_new_sites, investment_case
+    from connectmap.report.excel import write_casebook
+    from connectmap.report.files import check_not_input, protect_inputs
+    from connectmap.zerorating import add_zero_rating
+
+    settings = load_config(config)
+    protect_inputs([p for p in (schools, rejected, config) if p is not None])
+    check_not_input(out / "investment_case.xlsx")
+    table = read_table(schools, layer=layer)
+    rejected_rows = read_delimited(rejected).frame if rejected is not None else None
+    params = settings.zerorating
+    table = add_new_sites(table, params)
+    table = add_zero_rating(table, params)
+    case = investment_case(table, params)
+    written = write_casebook(case, out, rejected=rejected_rows, config=settings, per_operator=per_operator)
+    total = case.by_operator.loc[ALL_OPERATORS]
+    typer.echo(
+        f"{len(table):,} schools, {len(case.operators)} operator(s): zero-rating "
+        f"{total['zero_rating_gb_per_year']:,.0f} GB/year costing the operators "
+        f"{total['zero_rating_cost_usd_per_year']:,.0f} USD/year (in kind "
+        f"{total['zero_rating_in_kind_usd_per_year']:,.0f} USD/year); {total['lines']:,.0f} school lines "
+        f"{total['line_revenue_usd_per_year']:,.0f} USD/year; {total['new_sites']:,.0f} new sites "
+        f"{total['new_site_capex_usd']:,.0f} USD; operators' NPV {total['operator_npv_usd']:,.0f} USD"
+    )
+    typer.echo("wrote " + ", ".join(str(path) for path in written))
+
+
+# --- enrich ---------------------------------------------------------------------------------------------------------
+_ENRICH_RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
+
+
+def parse_enrich_coverage(spec: str) -> tuple[str | None, str | None, Path]:
+    """``TECH[:OPERATOR]=PATH`` or ``PATH`` (technology and operator from the file's tags or fields)."""
+    head, sep, tail = spec.partition("=")
+    if not sep or Path(spec).exists():
+        return None, None, Path(spec)
+    tech, _, operator = head.partition(":")
+    if not tech.strip() or not tail.strip():
+        raise ConnectmapError(f"--coverage {spec!r}: expected TECH[:OPERATOR]=PATH, e.g. --coverage LTE:Orange=lte.tif")
+    return tech.strip(), operator.strip() or None, Path(tail.strip())
+
+
+@app.command("enrich")
+def enrich_command(
+    schools: Annotated[Path, typer.Argument(help="School register (CSV, XLSX, GeoJSON, GPKG, ...).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    towers: Annotated[
+        list[Path] | None, typer.Option("--towers", help="Tower list or OpenCelliD export (repeatable).")
+    ] = None,
+    coverage: Annotated[
+        list[str] | None,
+        typer.Option("--coverage", help="Coverage raster or polygons: TECH[:OPERATOR]=PATH, or PATH when the file "
+                     "says (GeoTIFF tags / fields) (repeatable)."),
+    ] = None,
+    fibre: Annotated[list[Path] | None, typer.Option("--fibre", help="Fibre nodes and/or lines (repeatable).")] = None,
+    population: Annotated[Path | None, typer.Option("--population", help="Population raster.")] = None,
+    population_value: Annotated[
+        str | None, typer.Option("--population-value", help="What the population pixels hold: count or density "
+                                 "(people/km²); read from the file's 'value' tag when not given."),
+    ] = None,
+    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="Admin regions or country outline.")] = None,
+    admin1_field: Annotated[str | None, typer.Option("--admin1-field", help="Boundary field with admin1.")] = None,
+    admin2_field: Annotated[str | None, typer.Option("--admin2-field", help="Boundary field with admin2.")] = None,
+    operator_name: Annotated[
+        list[str] | None, typer.Option("--operator-name", metavar="MCC-MNC=NAME",
+                                       help="Operator name of an OpenCelliD network, e.g. 740-1=Claro (repeatable)."),
+    ] = None,
+    modelled_coverage_tif: Annotated[
+        bool, typer.Option("--modelled-coverage-tif", help="Also write the coverage modelled from towers as one "
+                           "GeoTIFF per technology (for the map).")
+    ] = False,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add coverage, nearest towers, fibre distance, population, nearby schools and regions to every school.
+
+    Writes schools_enriched.gpkg and schools_enriched.csv (plus rejected.csv for rows validation set aside) to
+    --out; with --modelled-coverage-tif also modelled_coverage_<TECH>.tif.
+    """
+    import pandas as pd
+
+    from connectmap import io
+    from connectmap.enrich import enrich
+    from connectmap.enrich.coverage import modelled_coverage_grid
+    from connectmap.report.files import protect_inputs
+    from connectmap.report.rasters import write_coverage_geotiff
+    from connectmap.report.tables import write_csv, write_geopackage
+    from connectmap.validate import validate_schools
+
+    specs = [parse_enrich_coverage(spec) for spec in coverage or []]
+    inputs = [schools, *(towers or []), *(fibre or []), *(p for _, _, p in specs), population, boundaries, config]
+    protect_inputs([p for p in inputs if p is not None])
+    table, settings = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
+    names = {**settings.inputs.operator_names, **parse_mapping(operator_name, "--operator-name")}
+    regions = (io.read_boundaries(boundaries, admin1_field=admin1_field, admin2_field=admin2_field)
+               if boundaries is not None else None)
+    result = validate_schools(table, boundary=regions, params=settings.validation)
+    tower_table = (pd.concat([io.read_towers(p, operator_names=names) for p in towers], ignore_index=True)
+                   if towers else None)
+    rasters, polygons = [], []
+    for technology, operator, path in specs:
+        if path.suffix.lower() in _ENRICH_RASTER_SUFFIXES:
+            rasters.append(io.open_raster(path, kind="coverage", technology=technology, operator=operator))
+        else:
+            polygons.append(io.read_coverage_polygons(path, technology=technology, operator=operator))
+    network = io.read_fibre(fibre) if fibre else None
+    people = (io.open_raster(population, kind="population", value=population_value)
+              if population is not None else None)
+    enriched = enrich(
+        result.clean, towers=tower_table, coverage_rasters=rasters,
+        coverage_polygons=pd.concat(polygons, ignore_index=True) if polygons else None,
+        fibre=network, population=people, boundaries=regions, params=settings.enrich,
+    )
+    write_geopackage(enriched, out / "schools_enriched.gpkg")
+    write_csv(enriched, out / "schools_enriched.csv")
+    write_csv(result.rejected, out / "rejected.csv")
+    written = ["schools_enriched.gpkg", "schools_enriched.csv", "rejected.csv"]
+    if modelled_coverage_tif and tower_table is not None:
+        from connectmap.columns import TECHNOLOGIES
+
+        for technology in TECHNOLOGIES:
+            grid = modelled_coverage_grid(tower_table, technology, settings.enrich)
+            if grid is not None:
+                write_coverage_geotiff(grid[0], grid[1], out / f"modelled_coverage_{technology}.tif",
+                                       technology=technology)
+                written.append(f"modelled_coverage_{technology}.tif")
+    kinds = enriched["cellular_coverage_type"].value_counts() if "cellular_coverage_type" in enriched else None
+    typer.echo(f"{len(enriched)} schools enriched ({len(result.rejected)} rows rejected by validation)")
+    if kinds is not None:
+        typer.echo("  coverage: " + ", ".join(f"{k} {v}" for k, v in kinds.items()))
+    typer.echo(f"wrote {', '.join(f'{out}/{name}' for name in written)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes print one line and return 2 instead of raising."""
     try:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from connectmap.errors import ConfigError, MissingInputError
 from connectmap.parameters import Section, iter_parameters
 from connectmap.parameters.enrich import EnrichParams
+from connectmap.parameters.cost import CostParams
 from connectmap.parameters.inputs import InputsParams
 from connectmap.parameters.towers import TowerSiteParams
 from connectmap.parameters.validation import ValidationParams
@@ -31,6 +32,7 @@ class Config(Section):
     inputs: InputsParams = InputsParams()
     validation: ValidationParams = ValidationParams()
     tower_sites: TowerSiteParams = TowerSiteParams()
+    cost: CostParams = CostParams()
     enrich: EnrichParams = EnrichParams()
     zerorating: ZeroRatingParams = ZeroRatingParams()
 
