@@ -532,6 +532,131 @@ def cost_command(
     typer.echo(f"wrote {', '.join(str(out / name) for name in names)}")
 
 
+# --- map ------------------------------------------------------------------------------------------------------------
+_RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
+
+
+def parse_coverage_spec(spec: str) -> tuple[str | None, str | None, Path]:
+    """``TECH[:OPERATOR]=path`` (or just a path) -> (technology, operator, path)."""
+    head, sep, tail = spec.partition("=")
+    if not sep or Path(spec).exists():
+        return None, None, Path(spec)
+    tech, _, operator = head.partition(":")
+    if not tech.strip() or not tail.strip():
+        raise ConnectmapError(f"--coverage {spec!r}: expected TECH[:OPERATOR]=PATH, e.g. --coverage LTE:Orange=lte.tif")
+    return tech.strip(), operator.strip() or None, Path(tail.strip())
+
+
+@app.command("map")
+def map_command(
+    schools: Annotated[Path, typer.Argument(help="School table: a register (CSV, XLSX, ...) or a GeoPackage output.")],
+    out: Annotated[Path, typer.Option("--out", help="HTML map to write (one self-contained file).")],
+    png: Annotated[Path | None, typer.Option("--png", help="Also write a static PNG of the map.")] = None,
+    towers: Annotated[
+        list[Path] | None, typer.Option("--towers", help="Tower list or OpenCelliD export (repeatable).")
+    ] = None,
+    fibre: Annotated[list[Path] | None, typer.Option("--fibre", help="Fibre nodes and/or lines (repeatable).")] = None,
+    coverage: Annotated[
+        list[str] | None,
+        typer.Option("--coverage", metavar="TECH[:OPERATOR]=PATH",
+                     help="Coverage raster (.tif) or polygons, e.g. --coverage LTE:Orange=lte.gpkg (repeatable)."),
+    ] = None,
+    boundaries: Annotated[
+        Path | None, typer.Option("--boundaries", help="Country outline or admin regions (makes the choropleth).")
+    ] = None,
+    admin1_field: Annotated[str | None, typer.Option("--admin1-field", help="Region field of --boundaries.")] = None,
+    admin2_field: Annotated[str | None, typer.Option("--admin2-field", help="District field of --boundaries.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Map title.")] = None,
+    colour_by: Annotated[
+        str | None, typer.Option("--colour-by", help="connectivity, technology, cost_per_student_usd or npv_usd.")
+    ] = None,
+    basemap: Annotated[
+        str | None, typer.Option("--basemap", help="Base layer when the map opens: none (offline outlines) or tiles.")
+    ] = None,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Build an offline interactive HTML map (and optionally a PNG) of schools, towers, fibre and coverage."""
+    from connectmap.config import config_from_dict
+    from connectmap.report.files import check_not_input, protect_inputs
+    from connectmap.report.maps import coverage_overlays, write_map
+    from connectmap.validate import validate_schools
+
+    coverage_specs = [parse_coverage_spec(spec) for spec in coverage or []]
+    inputs = [schools, *(towers or []), *(fibre or []), *(p for _, _, p in coverage_specs), boundaries, config]
+    protect_inputs([p for p in inputs if p is not None])
+    for output in (out, png):
+        if output is not None:
+            check_not_input(output)
+    table, settings = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
+    overrides = {"title": title, "colour_schools_by": colour_by, "basemap": basemap}
+    maps_data = {**settings.maps.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+    params = config_from_dict({"maps": maps_data}, origin="command line").maps
+    layers = read_map_layers(
+        towers=towers or [], fibre=fibre or [], coverage=coverage_specs, boundaries=boundaries,
+        admin1_field=admin1_field or settings.inputs.boundary_admin1_field,
+        admin2_field=admin2_field or settings.inputs.boundary_admin2_field,
+        operator_names=settings.inputs.operator_names,
+    )
+    outline = layers["boundaries"]
+    result = validate_schools(table, boundary=outline, params=settings.validation)
+    if len(result.rejected):
+        typer.echo(f"{len(result.rejected)} of {len(table)} rows cannot be placed on the map (run `connectmap "
+                   "validate` for the reasons)")
+    default_title = f"Schools of {settings.inputs.country}" if settings.inputs.country else f"Schools: {schools.name}"
+    enrich_params = getattr(settings, "enrich", None)
+    thresholds = enrich_params.thresholds.model_dump() if enrich_params is not None else None
+    layers["rasters"] = coverage_overlays(
+        layers.pop("coverage_rasters"), params,
+        {k.removesuffix("_dbm"): v for k, v in thresholds.items()} if thresholds else None,
+    )
+    write_map(out, result.clean, title=default_title, params=params, **layers)
+    typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(result.clean):,} schools)")
+    if png is not None:
+        from connectmap.report.static_map import write_static_map
+
+        write_static_map(png, result.clean, title=default_title, params=params, **layers)
+        typer.echo(f"wrote {png}")
+
+
+def read_map_layers(
+    *,
+    towers: list[Path],
+    fibre: list[Path],
+    coverage: list[tuple[str | None, str | None, Path]],
+    boundaries: Path | None,
+    admin1_field: str | None,
+    admin2_field: str | None,
+    operator_names: dict[str, str],
+) -> dict[str, object]:
+    """Read the map's layers through :mod:`connectmap.io` into the keywords of ``write_map``."""
+    import pandas as pd
+
+    from connectmap import io
+
+    tower_table = (pd.concat([io.read_towers(p, operator_names=operator_names) for p in towers], ignore_index=True)
+                   if towers else None)
+    network = io.read_fibre(fibre) if fibre else None
+    outline = (io.read_boundaries(boundaries, admin1_field=admin1_field, admin2_field=admin2_field)
+               if boundaries is not None else None)
+    polygons, rasters = [], []
+    for technology, operator, path in coverage:
+        if path.suffix.lower() in _RASTER_SUFFIXES:
+            rasters.append(io.open_raster(path, kind="coverage", technology=technology, operator=operator))
+        else:
+            polygons.append(io.read_coverage_polygons(path, technology=technology, operator=operator))
+    return {
+        "towers": tower_table, "fibre": network, "boundaries": outline,
+        "coverage_polygons": pd.concat(polygons, ignore_index=True) if polygons else None,
+        "coverage_rasters": rasters,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes print one line and return 2 instead of raising."""
     try:

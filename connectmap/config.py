@@ -19,6 +19,7 @@ from connectmap.parameters import Section, iter_parameters
 from connectmap.parameters.enrich import EnrichParams
 from connectmap.parameters.cost import CostParams
 from connectmap.parameters.inputs import InputsParams
+from connectmap.parameters.maps import MapParams
 from connectmap.parameters.towers import TowerSiteParams
 from connectmap.parameters.validation import ValidationParams
 from connectmap.parameters.zerorating import ZeroRatingParams
@@ -35,6 +36,7 @@ class Config(Section):
     cost: CostParams = CostParams()
     enrich: EnrichParams = EnrichParams()
     zerorating: ZeroRatingParams = ZeroRatingParams()
+    maps: MapParams = MapParams()
 
 
 def _format_validation_error(err: ValidationError, origin: str) -> str:

@@ -396,3 +396,99 @@ def test_plain_table_and_missing_colouring_fall_back():
     assert len(layer["lat"]) == 2  # the row with an unreadable longitude is not drawn
     assert [c["key"] for c in layer["colourings"]] == ["connectivity"]
     assert layer["colourings"][0]["legend"][-1] == {"label": "Unknown", "colour": "#9e9e9e", "count": 2}
+
+
+def _write_tif(path, values, transform, crs="EPSG:4326", nodata=None, tags=None):
+    with rasterio.open(path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0], count=1,
+                       dtype=values.dtype, crs=crs, transform=transform, nodata=nodata) as dst:
+        dst.write(values, 1)
+        if tags:
+            dst.update_tags(**tags)
+    return path
+
+
+def test_coverage_rasters_through_open_raster_show_what_enrichment_counts_as_covered(tmp_path):
+    rasters = pytest.importorskip("connectmap.io.rasters")
+    from connectmap.report.maps import coverage_overlays
+
+    # A binary 2G raster in UTM zone 28N and a dBm 4G raster in degrees, both written by the test.
+    binary = np.zeros((20, 30), dtype=np.uint8)
+    binary[5:12, 4:20] = 1
+    utm = from_origin(400_000, 2_000_000, 1000, 1000)
+    gsm = rasters.open_raster(_write_tif(tmp_path / "gsm.tif", binary, utm, crs="EPSG:32628"), technology="GSM")
+    dbm = np.linspace(-130, -70, 16 * 12, dtype=np.float32).reshape(12, 16)
+    dbm[0, 0] = -9999
+    degrees = from_origin(-16.0, 19.0, 0.05, 0.05)
+    lte = rasters.open_raster(_write_tif(tmp_path / "lte.tif", dbm, degrees, nodata=-9999,
+                                         tags={"technology": "LTE", "value": "dbm", "operator": "Op <b>"}))
+    overlays = coverage_overlays([gsm, lte], MapParams(raster_max_px=64), dbm_thresholds={"LTE": -100.0})
+    assert [o.name for o in overlays] == ["Coverage 2G (GSM)", "Coverage 4G (LTE) — Op <b>"]
+    for overlay, source, transform, crs, threshold in ((overlays[0], binary, utm, "EPSG:32628", 0.5),
+                                                       (overlays[1], dbm, degrees, "EPSG:4326", -100.0)):
+        rows, cols = overlay.rgba.shape[:2]
+        assert max(rows, cols) <= 64
+        south, west, north, east = overlay.bounds
+        to_mercator = Transformer.from_crs(4326, 3857, always_xy=True)
+        (x0, x1), (y0, y1) = to_mercator.transform([west, east], [south, north])
+        from_mercator = Transformer.from_crs(3857, crs, always_xy=True)
+        # Independent: the source pixel under each output cell's centre decides its colour.
+        xs = x0 + (np.arange(cols) + 0.5) * (x1 - x0) / cols
+        ys = y1 - (np.arange(rows) + 0.5) * (y1 - y0) / rows
+        gx, gy = np.meshgrid(xs, ys)
+        sx, sy = from_mercator.transform(gx, gy)
+        col, row = ~transform * (sx, sy)
+        col, row = np.floor(col).astype(int), np.floor(row).astype(int)
+        inside = (col >= 0) & (col < source.shape[1]) & (row >= 0) & (row < source.shape[0])
+        value = np.where(inside, source[np.clip(row, 0, source.shape[0] - 1), np.clip(col, 0, source.shape[1] - 1)],
+                         np.nan).astype(float)
+        value[value == -9999] = np.nan
+        expected = np.where(np.isfinite(value) & (value >= threshold), 255, 0)
+        assert (overlay.rgba[..., 3] == expected).mean() > 0.99  # cells whose centre sits on a pixel edge may differ
+        assert (expected == 255).sum() > 20 and (expected == 0).sum() > 20
+
+
+def _register_csv(path, n=30):
+    schools = schools_table(n)
+    frame = pd.DataFrame({"school_id_govt": schools["school_id_govt"], "school_name": schools["school_name"],
+                          "latitude": schools.geometry.y, "longitude": schools.geometry.x,
+                          "num_students": schools["num_students"]})
+    frame.loc[len(frame)] = ["99999", "No place", None, None, 10]
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_map_command_writes_html_and_png(tmp_path, run_cli):
+    register = tmp_path / "schools.csv"
+    frame = _register_csv(register)
+    polygons = tmp_path / "lte.geojson"
+    gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.box(-11, 16, -9, 18)], crs=4326).to_file(polygons)
+    raster = _write_tif(tmp_path / "umts.tif", np.ones((4, 4), dtype=np.uint8), from_origin(-12, 20, 0.5, 0.5))
+    towers = tmp_path / "towers.csv"
+    towers.write_text("tower_id,operator,technology,latitude,longitude\nA1,Op,3G,17.5,-9.5\nA2,Op,2G,16.5,-8.5\n")
+    out, png = tmp_path / "out" / "map.html", tmp_path / "out" / "map.png"
+    code, stdout, err = run_cli("map", register, "--towers", towers, "--coverage", f"LTE:Orange={polygons}",
+                                "--coverage", f"UMTS={raster}", "--out", out, "--png", png, "--title", "Test <map>",
+                                "--colour-by", "technology")
+    assert code == 0, err
+    assert f"{len(frame) - 1:,} schools" in stdout and "1 of 31 rows cannot be placed" in stdout
+    data = page_data(out.read_text(encoding="utf-8"))
+    assert data["title"] == "Test <map>"
+    assert len(data["points"][-1]["lat"]) == len(frame) - 1
+    assert [a["name"] for a in data["areas"]] == ["Coverage 4G (LTE) — Orange"]
+    assert [r["name"] for r in data["rasters"]] == ["Coverage 3G (UMTS)"]
+    assert [p["id"] for p in data["points"]] == ["towers_GSM", "towers_UMTS", "schools"]
+    assert Image.open(png).size == (1500, 1200)
+
+
+def test_map_command_mistakes_are_one_line_errors(tmp_path, run_cli):
+    register = tmp_path / "schools.csv"
+    _register_csv(register)
+    code, _, err = run_cli("map", register, "--out", register)
+    assert code == 2 and "refusing to write an output over an input file" in err
+    code, _, err = run_cli("map", tmp_path / "missing.csv", "--out", tmp_path / "m.html")
+    assert code == 2 and "missing.csv" in err
+    code, _, err = run_cli("map", register, "--out", tmp_path / "m.html", "--coverage", "LTE=")
+    assert code == 2 and "TECH[:OPERATOR]=PATH" in err
+    code, _, err = run_cli("map", register, "--out", tmp_path / "m.html", "--basemap", "satellite")
+    assert code == 2 and "maps.basemap" in err
+    assert not (tmp_path / "m.html").exists()

@@ -586,6 +586,17 @@ def region_colourings(summary: pd.DataFrame, params: MapParams) -> list[Colourin
     return chosen + [c for c in options if c.key != params.region_metric]
 
 
+def has_regions(boundaries: pd.DataFrame | None) -> bool:
+    """Whether boundaries are regions (a choropleth makes sense): two or more named areas, not one outline."""
+    if boundaries is None or not len(boundaries):
+        return False
+    names = [boundaries[c] for c in ("admin1", "admin2") if c in boundaries]
+    if not names:
+        return False
+    named = pd.concat(names, axis=1).dropna(how="all")
+    return len(named.drop_duplicates()) >= 2
+
+
 def region_names(regions: pd.DataFrame) -> pd.Series:
     """``admin1 / admin2`` (or whichever is present) per region, for popups and legends."""
     parts = [regions[c].astype("str").where(regions[c].notna(), "") for c in ("admin1", "admin2") if c in regions]

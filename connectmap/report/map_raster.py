@@ -110,8 +110,66 @@ def coverage_overlay(
     south, north = sorted((top, bottom))
     if src_crs.is_geographic:
         south, north = max(south, -MERCATOR_MAX_LAT), min(north, MERCATOR_MAX_LAT)
-    # The output grid covers exactly the raster's extent in Web Mercator (so the overlay's corners are the raster's
-    # corners), at about the raster's own resolution, capped at max_px on the longest side.
+    x0, y0, x1, y1, width, height = _mercator_grid(src_crs, cols, rows, (west, south, east, north), max_px)
+    dst = np.full((height, width), np.nan, dtype=np.float32)
+    # Averaging keeps the covered share of each output cell (nodata source cells are left out of the mean).
+    reproject(
+        src, dst, src_transform=transform, src_crs=src_crs, dst_transform=from_bounds(x0, y0, x1, y1, width, height),
+        dst_crs="EPSG:3857", src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.average,
+    )
+    return _coloured(dst, (x0, y0, x1, y1), name=name, colour=colour)
+
+
+def raster_layer_overlay(
+    layer: Any,
+    *,
+    name: str,
+    colour: str,
+    threshold: float,
+    max_px: int = 2048,
+) -> RasterOverlay:
+    """Colour a coverage raster opened with :func:`connectmap.io.rasters.open_raster`, at most ``max_px`` wide.
+
+    The pixels are read by :func:`connectmap.io.rasters.sample` (blockwise, memory-bounded) at the centre of each
+    cell of the Web Mercator output grid, so a raster larger than memory is never read whole; each output cell shows
+    the raster pixel under its centre.
+
+    Parameters
+    ----------
+    layer
+        A coverage ``RasterLayer``.
+    name, colour
+        Layer name and ``#rrggbb`` for covered pixels.
+    threshold
+        A pixel is covered when its value is at least this (0.5 for binary rasters; the technology's dBm
+        threshold for signal-strength rasters).
+    max_px
+        Longest side of the output image in pixels.
+    """
+    from connectmap.io.rasters import sample
+
+    src_crs = CRS.from_user_input(layer.crs)
+    west, south, east, north = layer.bounds
+    if src_crs.is_geographic:
+        south, north = max(south, -MERCATOR_MAX_LAT), min(north, MERCATOR_MAX_LAT)
+    x0, y0, x1, y1, width, height = _mercator_grid(src_crs, layer.width, layer.height, (west, south, east, north),
+                                                   max_px)
+    xs = x0 + (np.arange(width) + 0.5) * (x1 - x0) / width
+    ys = y1 - (np.arange(height) + 0.5) * (y1 - y0) / height
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    lon, lat = Transformer.from_crs(3857, 4326, always_xy=True).transform(grid_x.ravel(), grid_y.ravel())
+    values = sample(layer, lon, lat).reshape(height, width)
+    with np.errstate(invalid="ignore"):
+        covered = np.where(np.isnan(values), np.nan, (values >= threshold).astype(np.float32))
+    return _coloured(covered, (x0, y0, x1, y1), name=name, colour=colour)
+
+
+def _mercator_grid(
+    src_crs: CRS, cols: int, rows: int, extent: tuple[float, float, float, float], max_px: int
+) -> tuple[float, float, float, float, int, int]:
+    """Web Mercator grid over exactly the raster's extent (so the overlay's corners are the raster's corners), at
+    about the raster's own resolution, capped at ``max_px`` on the longest side: (x0, y0, x1, y1, width, height)."""
+    west, south, east, north = extent
     _, natural_width, natural_height = calculate_default_transform(
         src_crs, "EPSG:3857", cols, rows, left=west, bottom=south, right=east, top=north
     )
@@ -119,19 +177,20 @@ def coverage_overlay(
     scale = max(natural_width, natural_height) / max_px
     width = max(1, math.ceil(natural_width / scale)) if scale > 1 else natural_width
     height = max(1, math.ceil(natural_height / scale)) if scale > 1 else natural_height
-    dst_transform = from_bounds(x0, y0, x1, y1, width, height)
-    dst = np.full((height, width), np.nan, dtype=np.float32)
-    # Averaging keeps the covered share of each output cell (nodata source cells are left out of the mean).
-    reproject(
-        src, dst, src_transform=transform, src_crs=src_crs, dst_transform=dst_transform, dst_crs="EPSG:3857",
-        src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.average,
-    )
-    fraction = np.clip(np.nan_to_num(dst, nan=0.0), 0.0, 1.0)
+    return x0, y0, x1, y1, width, height
+
+
+def _coloured(
+    covered: np.ndarray, mercator_bounds: tuple[float, float, float, float], *, name: str, colour: str
+) -> RasterOverlay:
+    """RGBA image: ``colour`` with alpha = covered fraction (NaN = unknown = transparent), and its bounds in degrees."""
+    fraction = np.clip(np.nan_to_num(covered, nan=0.0), 0.0, 1.0)
+    height, width = fraction.shape
     red, green, blue = _hex_to_rgb(colour)
     rgba = np.zeros((height, width, 4), dtype=np.uint8)
     rgba[..., 0], rgba[..., 1], rgba[..., 2] = red, green, blue
     rgba[..., 3] = np.round(fraction * 255).astype(np.uint8)
-    # Bounds of the Web Mercator grid, back in degrees for Leaflet.
+    x0, y0, x1, y1 = mercator_bounds
     to_degrees = Transformer.from_crs(3857, 4326, always_xy=True)
     (lon0, lon1), (lat0, lat1) = to_degrees.transform([x0, x1], [y0, y1])
     bounds = (min(lat0, lat1), min(lon0, lon1), max(lat0, lat1), max(lon0, lon1))

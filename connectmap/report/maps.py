@@ -34,7 +34,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,12 +49,12 @@ from connectmap.errors import ConfigError, SchemaError
 from connectmap.parameters.maps import MapParams
 from connectmap.report import map_data as md
 from connectmap.report.files import write_text
-from connectmap.report.map_raster import RasterOverlay
+from connectmap.report.map_raster import RasterOverlay, raster_layer_overlay
 from connectmap.report.safe_html import page_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_map", "build_map_data", "map_layers", "render_map_html", "write_map"]
+__all__ = ["build_map", "build_map_data", "coverage_overlays", "map_layers", "render_map_html", "write_map"]
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _PLACEHOLDER = re.compile(r"/\*@(LEAFLET_CSS|MAP_CSS|DATA|LEAFLET_JS|MAP_JS|CSP)@\*/")
@@ -172,7 +172,7 @@ def _coverage_areas(polygons: gpd.GeoDataFrame, params: MapParams) -> list[dict[
 
 
 def _regions(schools: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, params: MapParams) -> dict[str, Any] | None:
-    if not ({"admin1", "admin2"} & set(boundaries.columns)):
+    if not md.has_regions(boundaries):
         return None
     summary = md.region_summary(schools, boundaries, params)
     geoms = md.simplify_for_display(summary.geometry, params.outline_simplify_m)
@@ -202,6 +202,45 @@ def _bounds(frames: Sequence[gpd.GeoDataFrame | None]) -> list[list[float]]:
         if np.isfinite([minx, miny, maxx, maxy]).all():
             return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
     return [[-60.0, -180.0], [75.0, 180.0]]
+
+
+def coverage_overlays(
+    layers: Sequence[Any], params: MapParams | None = None, dbm_thresholds: Mapping[str, float] | None = None
+) -> list[RasterOverlay]:
+    """Coverage rasters (``RasterLayer`` from :func:`connectmap.io.open_raster`) as map overlays.
+
+    Parameters
+    ----------
+    layers
+        Coverage raster layers, each with its technology (and operator when it is one operator's map).
+    params
+        Map parameters (``raster_max_px``).
+    dbm_thresholds
+        Signal strength at or above which a pixel of a dBm raster is covered, by technology (``{"LTE": -110}``);
+        defaults to the enrichment parameters' thresholds, so the map shows what enrichment counts as covered.
+    """
+    params = params or MapParams()
+    overlays = []
+    for layer in layers:
+        tech = layer.technology
+        if layer.value == "binary":
+            threshold = 0.5
+        else:
+            thresholds = dict(dbm_thresholds) if dbm_thresholds is not None else _default_dbm_thresholds()
+            if tech not in thresholds:
+                raise ConfigError(f"{layer.path}: no dBm threshold for {tech}; set enrich.thresholds.{tech}_dbm")
+            threshold = float(thresholds[tech])
+        label = f"Coverage {GENERATION.get(tech, tech)} ({tech})" + (f" — {layer.operator}" if layer.operator else "")
+        overlays.append(raster_layer_overlay(layer, name=label, colour=md.TECHNOLOGY_LAYER_COLOURS.get(tech, "#2c7bb6"),
+                                             threshold=threshold, max_px=params.raster_max_px))
+    return overlays
+
+
+def _default_dbm_thresholds() -> dict[str, float]:
+    from connectmap.parameters.enrich import CoverageThresholds
+
+    thresholds = CoverageThresholds()
+    return {tech: float(getattr(thresholds, f"{tech}_dbm")) for tech in TECHNOLOGIES}
 
 
 def map_layers(

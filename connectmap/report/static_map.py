@@ -117,8 +117,7 @@ def render_static_map(
     # Regions (choropleth) or outline.
     if boundaries is not None and len(boundaries):
         outline = _mercator(boundaries, "boundaries")
-        has_regions = bool({"admin1", "admin2"} & set(boundaries.columns))
-        if has_regions:
+        if md.has_regions(boundaries):
             summary = md.region_summary(schools, md.to_wgs84(boundaries, "boundaries"), params)
             colouring = md.region_colourings(summary, params)[0]
             summary = summary.to_crs(3857)
