@@ -1,0 +1,199 @@
+"""The geodesic kernels enrichment rests on, against pyproj Geod and brute force.
+
+Distances must agree with pyproj Geod within 1 m, nearest ids and counts must equal a brute-force search over all
+pairs, including near the poles, across the antimeridian (Fiji) and at Tajikistan's latitudes (~38°N), where a
+KD-tree on raw degrees picks the wrong tower.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pyproj
+import pytest
+import shapely
+from shapely.geometry import LineString, MultiLineString
+
+from connectmap.geodesy import PointIndex, PolylineIndex, geodesic_upper_km
+
+GEOD = pyproj.Geod(ellps="WGS84")
+
+# (lon_min, lon_max, lat_min, lat_max) of the regions the issue names.
+REGIONS = {
+    "tajikistan": (67.0, 75.0, 36.5, 41.0),
+    "fiji_antimeridian": (177.0, 183.0, -19.5, -15.5),  # longitudes above 180 are wrapped below
+    "near_north_pole": (-180.0, 180.0, 86.0, 89.99),
+    "near_south_pole": (-180.0, 180.0, -89.99, -86.0),
+    "equator": (-5.0, 5.0, -3.0, 3.0),
+}
+
+
+def _points(rng: np.random.Generator, region: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    lo0, lo1, la0, la1 = REGIONS[region]
+    lon = rng.uniform(lo0, lo1, n)
+    lon = (lon + 180.0) % 360.0 - 180.0
+    return lon, rng.uniform(la0, la1, n)
+
+
+def _brute(qlon, qlat, rlon, rlat) -> np.ndarray:
+    """Geodesic distance matrix (km) by pyproj Geod, queries x references."""
+    n, m = qlon.size, rlon.size
+    _, _, d = GEOD.inv(np.repeat(qlon, m), np.repeat(qlat, m), np.tile(rlon, n), np.tile(rlat, n))
+    return np.asarray(d).reshape(n, m) / 1000.0
+
+
+@pytest.mark.parametrize("region", sorted(REGIONS))
+def test_nearest_equals_brute_force_and_geod(region):
+    rng = np.random.default_rng(abs(hash(region)) % 2**32)
+    tlon, tlat = _points(rng, region, 400)
+    slon, slat = _points(rng, region, 300)
+    hit = PointIndex(tlon, tlat).nearest(slon, slat)
+    matrix = _brute(slon, slat, tlon, tlat)
+    expected = matrix.argmin(axis=1)
+    assert np.array_equal(hit.index, expected)
+    assert np.abs(hit.distance_km - matrix.min(axis=1)).max() * 1000.0 < 1.0
+
+
+def test_raw_degree_kdtree_is_wrong_at_tajik_latitudes_but_we_are_not():
+    """The trap the issue describes: a KD-tree on (lat, lon) degrees misses the true nearest tower at ~38°N."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(7)
+    tlon, tlat = _points(rng, "tajikistan", 1000)
+    slon, slat = _points(rng, "tajikistan", 1000)
+    truth = _brute(slon, slat, tlon, tlat).argmin(axis=1)
+    _, naive = cKDTree(np.column_stack([tlat, tlon])).query(np.column_stack([slat, slon]))
+    assert (naive != truth).mean() > 0.02  # the peers' method is wrong for several per cent of schools
+    assert np.array_equal(PointIndex(tlon, tlat).nearest(slon, slat).index, truth)
+
+
+def test_near_ties_resolve_to_the_geodesic_nearest_and_first_on_exact_ties():
+    # Two towers almost equidistant from the school on the sphere but not on the ellipsoid: one due north, one due
+    # east at the same spherical distance. The ellipsoid makes north-south distances shorter near the equator.
+    lon2, lat2, _ = GEOD.fwd([10.0, 10.0], [0.5, 0.5], [0.0, 90.0], [5000.0, 5000.5])
+    towers = PointIndex(lon2, lat2)
+    hit = towers.nearest([10.0], [0.5])
+    assert hit.index[0] == 0
+    # Exact duplicates: the first one wins.
+    dup = PointIndex([1.0, 1.0, 2.0], [1.0, 1.0, 2.0]).nearest([1.1], [1.0])
+    assert dup.index[0] == 0
+
+
+def test_non_finite_and_empty_inputs_are_unknown_not_zero():
+    index = PointIndex([0.0, 1.0, np.nan], [0.0, 1.0, 5.0])
+    hit = index.nearest([0.1, np.nan], [0.0, 3.0])
+    assert hit.index.tolist() == [0, -1]
+    assert np.isnan(hit.distance_km[1]) and hit.distance_km[0] > 0
+    empty = PointIndex([], []).nearest([1.0], [1.0])
+    assert empty.index[0] == -1 and np.isnan(empty.distance_km[0])
+    assert index.count_within([np.nan], [0.0], 5.0)[0] == -1
+
+
+@pytest.mark.parametrize("radius_km", [0.5, 5.0, 40.0])
+def test_count_within_equals_brute_force(radius_km):
+    rng = np.random.default_rng(int(radius_km * 10))
+    tlon, tlat = _points(rng, "tajikistan", 1500)
+    slon, slat = _points(rng, "tajikistan", 400)
+    # A few towers exactly on the circle's edge (within floating point) of school 0.
+    elon, elat, _ = GEOD.fwd(np.full(3, slon[0]), np.full(3, slat[0]), [10.0, 100.0, 250.0],
+                             np.full(3, radius_km * 1000.0))
+    tlon, tlat = np.r_[tlon, elon], np.r_[tlat, elat]
+    counts = PointIndex(tlon, tlat).count_within(slon, slat, radius_km)
+    expected = (_brute(slon, slat, tlon, tlat) <= radius_km).sum(axis=1)
+    assert np.array_equal(counts, expected)
+
+
+def test_within_and_nearest_other_equal_brute_force():
+    rng = np.random.default_rng(3)
+    lon, lat = _points(rng, "fiji_antimeridian", 600)
+    lon = np.r_[lon, lon[:5]]  # five duplicated schools
+    lat = np.r_[lat, lat[:5]]
+    index = PointIndex(lon, lat)
+    matrix = _brute(lon, lat, lon, lat)
+    q, ref, dist = index.within(lon[:50], lat[:50], 20.0)
+    expected = {(i, j) for i in range(50) for j in np.flatnonzero(matrix[i] <= 20.0)}
+    assert set(zip(q.tolist(), ref.tolist(), strict=True)) == expected
+    assert np.allclose(dist, matrix[q, ref], atol=1e-6)
+    other = index.nearest_other()
+    np.fill_diagonal(matrix, np.inf)
+    assert np.allclose(other.distance_km, matrix.min(axis=1), atol=1e-6)
+    assert np.all(other.distance_km[:5] == 0.0) and np.all(other.distance_km[-5:] == 0.0)
+    assert not np.any(other.index == np.arange(lon.size))
+
+
+def test_schur_bound_brackets_geodesic_distance():
+    rng = np.random.default_rng(11)
+    lon1, lat1 = rng.uniform(-180, 180, 20000), np.degrees(np.arcsin(rng.uniform(-1, 1, 20000)))
+    lon2, lat2 = rng.uniform(-180, 180, 20000), np.degrees(np.arcsin(rng.uniform(-1, 1, 20000)))
+    from connectmap.geodesy import ecef_km
+
+    chord = np.linalg.norm(ecef_km(lon1, lat1) - ecef_km(lon2, lat2), axis=1)
+    geo = np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2]) / 1000.0
+    upper = geodesic_upper_km(chord)
+    assert np.all(chord <= geo + 1e-9)
+    assert np.all(geo <= upper)
+
+
+# --- polylines ------------------------------------------------------------------------------------------------------
+def _densified(line) -> list[np.ndarray]:
+    """Each part of a line with 200 geodesic points per segment, lon/lat."""
+    parts = []
+    for part in getattr(line, "geoms", [line]):
+        coords = np.asarray(part.coords)
+        pts = [coords[0]]
+        for a, b in itertools.pairwise(coords):
+            pts.extend(GEOD.npts(a[0], a[1], b[0], b[1], 200))
+            pts.append(b)
+        parts.append(np.asarray(pts))
+    return parts
+
+
+def _aeqd_distances_km(lon: float, lat: float, dense_lines: list[list[np.ndarray]]) -> list[float]:
+    """Independent check: shapely distances in an azimuthal equidistant projection centred on the point (distances
+    from the centre are exact there; densified segments follow the geodesics)."""
+    aeqd = pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84 +units=m")
+    to_local = pyproj.Transformer.from_crs(4326, aeqd, always_xy=True)
+    out = []
+    for parts in dense_lines:
+        local = [LineString(np.column_stack(to_local.transform(p[:, 0], p[:, 1]))) for p in parts]
+        out.append(shapely.distance(shapely.Point(0.0, 0.0), MultiLineString(local)) / 1000.0)
+    return out
+
+
+def test_polyline_distance_matches_local_projection_and_brute_force():
+    rng = np.random.default_rng(5)
+    lines = []
+    for _ in range(12):
+        lon0, lat0 = rng.uniform(-10, 10), rng.uniform(-50, 50)
+        steps = rng.normal(0, 0.08, (rng.integers(2, 6), 2))
+        lines.append(LineString(np.array([lon0, lat0]) + np.cumsum(steps, axis=0)))
+    lines.append(MultiLineString([[(179.8, -17.0), (-179.9, -17.2)], [(179.5, -16.0), (179.6, -16.5)]]))
+    index = PolylineIndex(np.array(lines, dtype=object), spacing_km=0.5)
+    qlon, qlat = [], []
+    for k in range(60):
+        line = lines[k % len(lines)]
+        p = line.interpolate(rng.uniform(0, 1), normalized=True)
+        lo, la, _ = GEOD.fwd(p.x, p.y, rng.uniform(0, 360), rng.choice([10.0, 300.0, 3000.0, 20000.0]))
+        qlon.append(lo)
+        qlat.append(la)
+    hit = index.nearest(np.array(qlon), np.array(qlat))
+    dense = [_densified(line) for line in lines]
+    for i in range(len(qlon)):
+        per_line = _aeqd_distances_km(qlon[i], qlat[i], dense)
+        best = int(np.argmin(per_line))
+        # Within 1 m of the independent computation (lines under 20 km from the point).
+        assert abs(hit.distance_km[i] - per_line[best]) * 1000.0 < 1.0, (i, hit.distance_km[i], per_line[best])
+        if sorted(per_line)[1] - per_line[best] > 0.01:
+            assert hit.index[i] == best
+    # The nearest point reported is on the line and at the reported distance.
+    d = GEOD.inv(np.array(qlon), np.array(qlat), hit.lon, hit.lat)[2] / 1000.0
+    assert np.allclose(d, hit.distance_km, atol=1e-9)
+
+
+def test_polyline_empty_and_missing():
+    index = PolylineIndex(np.array([None, LineString()], dtype=object))
+    hit = index.nearest([1.0], [1.0])
+    assert hit.index[0] == -1 and np.isnan(hit.distance_km[0])
+    one = PolylineIndex(np.array([None, LineString([(0, 0), (1, 0)])], dtype=object))
+    assert one.nearest([0.5], [0.1]).index[0] == 1
