@@ -148,8 +148,7 @@ def category_codes(table: pd.DataFrame, name: str, labels: list[str]) -> NDArray
     if name not in table.columns:
         return np.full(len(table), -1, dtype=np.int64)
     column = table[name]
-    categorical = pd.Categorical(column, categories=labels)
-    codes = np.asarray(categorical.codes, dtype=np.int64)
+    codes = pd.Index(labels).get_indexer(column).astype(np.int64)  # hashed lookup; -1 for missing or unknown
     bad = (codes < 0) & column.notna().to_numpy()
     if bad.any():
         raise _bad_value(table, name, bad, "one of " + ", ".join(repr(label) for label in labels if label))

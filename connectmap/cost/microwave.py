@@ -150,6 +150,15 @@ def _fibre_layers(
     return nodes[:, 0], nodes[:, 1], lines
 
 
+def _has_features(fibre: Any) -> bool:
+    """Whether a fibre layer (GeoDataFrame or FibreNetwork) holds any feature at all, usable or not."""
+    if fibre is None:
+        return False
+    frames = [fibre] if isinstance(fibre, gpd.GeoDataFrame) else [getattr(fibre, "nodes", None),
+                                                                   getattr(fibre, "lines", None)]
+    return any(frame is not None and len(frame) > 0 for frame in frames)
+
+
 def distance_to_lines_km(
     lon: NDArray[np.float64], lat: NDArray[np.float64], lines: NDArray[np.object_]
 ) -> NDArray[np.float64]:
@@ -238,7 +247,7 @@ def add_microwave_options(
     )
     if sites.empty:
         reason[:] = Reason.NO_TOWER_DATA.value
-    elif node_lon.size == 0 and lines.size == 0:
+    elif not _has_features(fibre):
         reason[:] = Reason.NO_FIBRE_DATA.value
     else:
         s_lon, s_lat = sites["lon"].to_numpy(), sites["lat"].to_numpy()
@@ -246,6 +255,7 @@ def add_microwave_options(
             PointIndex(node_lon, node_lat).nearest(s_lon, s_lat).distance_km if node_lon.size else np.nan,
             distance_to_lines_km(s_lon, s_lat, lines),
         )
+        # fmin of NaN and NaN is NaN (no usable fibre at all), which compares false: no site is backhauled
         backhauled = np.flatnonzero(to_fibre <= p.backhaul_max_fibre_km)
         log.info("%d of %d tower sites are within %.3g km of fibre", backhauled.size, len(sites),
                  p.backhaul_max_fibre_km)

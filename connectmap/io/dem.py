@@ -92,8 +92,10 @@ def sample_points(
         transformer = pyproj.Transformer.from_crs("EPSG:4326", src.crs, always_xy=True)
         ok = np.isfinite(flat_lon) & np.isfinite(flat_lat)
         x, y = transformer.transform(flat_lon[ok], flat_lat[ok])
-        inverse = ~src.transform
-        col_f, row_f = inverse * (np.asarray(x), np.asarray(y))
+        inverse = ~src.transform  # pixel (col, row) from map (x, y), written out to stay vectorised
+        x, y = np.asarray(x), np.asarray(y)
+        col_f = inverse.a * x + inverse.b * y + inverse.c
+        row_f = inverse.d * x + inverse.e * y + inverse.f
         rows = np.floor(np.asarray(row_f)).astype(np.int64)
         cols = np.floor(np.asarray(col_f)).astype(np.int64)
         inside = (rows >= 0) & (rows < src.height) & (cols >= 0) & (cols < src.width)
