@@ -627,18 +627,24 @@ def disk_sum(
     total = np.zeros(lon.size)
     valid = np.zeros(lon.size)
     local_pixel_m2 = np.abs(ell.jinv[:, 0, 0] * ell.jinv[:, 1, 1] - ell.jinv[:, 0, 1] * ell.jinv[:, 1, 0])
-    # People per pixel for pixels wholly inside the disk: counts as they are; density x the pixel's exact area
-    # (per row) on geographic rasters, or x the local pixel area at the point on projected rasters.
-    density_rows = layer.value == "density" and layer.crs.is_geographic
-    density_local = layer.value == "density" and not layer.crs.is_geographic
+    # Whole pixels inside the disk add their people: counts as they are; density x the pixel's exact area (per row)
+    # on geographic rasters, or x the local pixel area at the point on projected rasters. Partly covered pixels add
+    # density x overlap area (a count raster's density is its count over the pixel's exact area).
+    geographic = layer.crs.is_geographic
+    density_local = layer.value == "density" and not geographic
     with _env(), _open(layer) as ds:
         for window, members in _disk_windows(layer, ell, idx, max_bytes):
             data = _read(layer, ds, window)
             ok = np.isfinite(data)
             people = np.where(ok, data, 0.0)
-            if density_rows:
+            if geographic:
+                # Exact pixel areas (per row): people per pixel for whole pixels, density for partial ones.
                 rows = np.arange(window.row_off, window.row_off + window.height)
-                people *= pixel_areas_km2(layer, rows)[:, None]
+                area = pixel_areas_km2(layer, rows)[:, None]
+                if layer.value == "density":
+                    dens, people = people, people * area
+                else:
+                    dens = people / area
             cum = np.zeros((data.shape[0], data.shape[1] + 1))
             np.cumsum(people, axis=1, out=cum[:, 1:])
             okcum = np.zeros(cum.shape)
@@ -664,9 +670,11 @@ def disk_sum(
                 col = np.where(k < left_n[pair], lo_c[pair] + k, fin_hi[pair] + 1 + (k - left_n[pair]))
                 pp, prow = p[pair], row[pair]
                 overlap = _pixel_overlap_m2(ell.jinv[pp], col - ell.col[pp], prow - ell.row[pp], radius_m)
-                vals = people[prow - window.row_off, col - window.col_off]
-                # density (people/km²) x overlap (km²); or people x the fraction of the pixel inside the disk
-                contrib = vals * overlap / (1e6 if density_local else local_pixel_m2[pp])
+                if geographic:  # density (people/km²) x overlap (km²)
+                    contrib = dens[prow - window.row_off, col - window.col_off] * overlap / 1e6
+                else:  # density x overlap, or people x the share of the pixel's local ground area inside
+                    vals = people[prow - window.row_off, col - window.col_off]
+                    contrib = vals * overlap / (1e6 if density_local else local_pixel_m2[pp])
                 total += np.bincount(pp, weights=contrib, minlength=lon.size)
                 okv = ok[prow - window.row_off, col - window.col_off] & (overlap > 0)
                 valid += np.bincount(pp, weights=okv, minlength=lon.size)
