@@ -50,6 +50,7 @@ from numpy.typing import NDArray
 
 from connectmap.columns import ADMIN1, CONNECTIVITY, COVERAGE_AVAILABILITY, NUM_STUDENTS, TECHNOLOGIES, describe
 from connectmap.cost._table import boolean_column, coordinates, numeric_column, replace_columns, text_column
+from connectmap.enrich.towers import nearest_distance_column
 from connectmap.errors import ConfigError
 from connectmap.formulas import Col, FormulaTable, Name
 from connectmap.geodesy import PointIndex
@@ -160,10 +161,6 @@ CASH_FLOW_ITEMS: dict[str, str] = {
 }
 
 
-def _operator_slug(name: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
-
-
 # --- new sites ------------------------------------------------------------------------------------------------------
 def _greedy_sites(n: int, i: NDArray[np.int64], j: NDArray[np.int64], rank: NDArray[np.int64]) -> NDArray[np.bool_]:
     """Greedy maximal independent set by ``rank`` (0 = first choice), in parallel rounds.
@@ -187,24 +184,20 @@ def _greedy_sites(n: int, i: NDArray[np.int64], j: NDArray[np.int64], rank: NDAr
 
 
 def _nearest_operator(schools: pd.DataFrame, rows: NDArray[np.int64], names: list[str]) -> NDArray[np.object_]:
-    """Operator with the nearest existing site to each of ``rows`` (None where no per-operator distance exists)."""
+    """Operator with the nearest existing site (any technology) to each of ``rows``; None where no operator has a
+    ``nearest_<TECH>_distance__<operator>`` value (ties go to the first operator in ``names``)."""
     best_km = np.full(rows.size, np.inf)
     best = np.full(rows.size, None, dtype=object)
     for name in names:
-        slug = _operator_slug(name)
         distance = np.full(rows.size, np.inf)
-        found = False
         for tech in TECHNOLOGIES:
-            for column in (f"nearest_{tech}_distance__{slug}", f"nearest_{tech}_distance__{name}"):
-                if column in schools.columns:
-                    values = numeric_column(schools, column)[rows]
-                    distance = np.fmin(distance, np.where(np.isfinite(values), values, np.inf))
-                    found = True
-                    break
-        if found:
-            nearer = distance < best_km
-            best_km[nearer] = distance[nearer]
-            best[nearer] = name
+            column = nearest_distance_column(tech, name)
+            if column in schools.columns:
+                values = numeric_column(schools, column)[rows]
+                distance = np.fmin(distance, np.where(np.isfinite(values), values, np.inf))
+        nearer = distance < best_km
+        best_km[nearer] = distance[nearer]
+        best[nearer] = name
     return best
 
 
