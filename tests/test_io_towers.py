@@ -88,7 +88,7 @@ def test_site_collapse_counted_by_hand(tmp_path):
         ("740-1-GSM-10-1", "UMTS"): ("Claro", 1),  # c joined a's site
         ("740-1-UMTS-10-4", "UMTS"): ("Claro", 1),  # d: 150 m from the centre a
         ("740-2-GSM-20-1", "GSM"): ("740-2", 1),  # e: other operator, unmapped network keeps MCC-MNC
-        ("740-1-GSM-30-10", "GSM"): ("Claro", 3),  # x0, x1, x2 (x2 joins the higher-ranked centre x1)
+        ("740-1-GSM-30-11", "GSM"): ("Claro", 3),  # x0, x1, x2 (x2 joins the higher-ranked centre x1; named by x1)
         ("740-1-GSM-30-13", "GSM"): ("Claro", 2),  # x3, x4
         ("740-1-LTE-40-256001", "LTE"): ("Claro", 2),  # eNodeB 1000: cells 1 and 2
         ("740-1-LTE-40-256003", "LTE"): ("Claro", 1),  # 20 km away: placed by position

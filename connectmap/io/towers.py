@@ -13,18 +13,19 @@ collapsed into sites by this rule (:func:`cell_sites`, :func:`cells_to_sites`), 
    ``enodeb_radius_m`` (default 5 km) of the eNodeB's most-sampled cell; farther ones are stale or misplaced
    records (Ecuador has eNodeB ids whose cells are 50-160 km apart) and are placed by position. GSM, UMTS and NR
    cell ids have no standard site part, so they are placed by position only.
-2. **Position**: each eNodeB (at the mean of its cells) and each other distinct cell position is a point. Points
-   are taken in order of confidence (most OpenCelliD ``samples`` first, then the smallest cell key); a point with no
-   site centre within ``colocation_radius_m`` (default 100 m, ellipsoidal geodesic) becomes a centre, and every
+2. **Position**: each eNodeB (at the mean of its cells) and each other distinct cell position is a point. Points are
+   taken in order of confidence (most OpenCelliD ``samples`` first, then the smallest cell identity); a point with
+   no site centre within ``colocation_radius_m`` (default 100 m, ellipsoidal geodesic) becomes a centre, and every
    other point joins the most confident centre within that radius. Centres are more than the radius apart and every
-   point is within it of its centre, so groups cannot chain across a city. (Single linkage, the obvious rule,
-   merged 1,800 cells of Guayaquil into one "site" at 100 m.) The greedy order is computed in vectorised rounds over the
+   point is within it of its centre, so groups cannot chain across a city. (Single linkage, the obvious rule, merged
+   1,800 cells of Guayaquil into one "site" at 100 m.) The greedy order is computed in vectorised rounds over the
    pairs :class:`~connectmap.geodesy.PointIndex` finds: no O(n²) step and no Python loop per cell.
 3. **Output**: one row per site and technology. The site's position is the normalised mean of its cells' 3-D unit
    vectors (right across the antimeridian and near the poles); ``cell_count`` = its cells of that technology;
    ``range_m`` = the largest OpenCelliD ``range`` among them (OpenCelliD's estimate of the area the cell was seen
-   in, not a designed coverage radius); ``site_id`` = ``MCC-MNC-TECH-AREA-CELL`` of the site's smallest cell key,
-   so it does not depend on row order or on how a large file is split into chunks.
+   in, not a designed coverage radius); ``site_id`` = ``MCC-MNC-TECH-AREA-CELL`` of the site's representative
+   cell (the most-sampled cell of its centre, ties broken by the smallest cell identity), so it does not depend on
+   row order or on how a large file is split into chunks.
 
 GSM/UMTS sectors of one mast often stay separate sites (their positions scatter more than any safe radius), so
 site counts for those technologies are upper bounds; docs/inputs-layers.md has the figures.
@@ -263,9 +264,10 @@ def cell_sites(
     ----------
     cells
         One row per cell with ``operator`` (text; missing = one unknown operator), ``lon``, ``lat`` (degrees,
-        finite), and optionally ``samples`` (OpenCelliD measurement count; priority), ``cell_key`` (unique text
-        naming the cell; breaks ties) and ``site_hint`` (text; cells of one operator with the same hint are one
-        site, e.g. ``"eNB1234"``; missing = none).
+        finite), and optionally: ``samples`` (OpenCelliD measurement count; priority); ``site_hint`` (cells of one
+        operator with the same non-missing hint are one site, e.g. an LTE eNodeB id); and what names a cell, to
+        break ties independently of row order: ``cell_key`` (unique text or number), or whole-number ``area`` and
+        ``cell`` columns (with ``technology``), as OpenCelliD has.
     colocation_radius_m
         Largest geodesic distance (m) from a site's centre point to the points that join it.
     identity_radius_m
@@ -277,45 +279,85 @@ def cell_sites(
     numpy.ndarray
         ``int64`` site label per cell.
     """
+    return _assign_sites(cells, colocation_radius_m, identity_radius_m)[0]
+
+
+def _assign_sites(
+    cells: pd.DataFrame, colocation_radius_m: float, identity_radius_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Site label per cell; per site, the row of its representative cell (best cell of the centre point); and the
+    cells' identity codes (see :func:`_tiebreak_codes`)."""
     n = len(cells)
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     lon = cells["lon"].to_numpy(dtype=np.float64)
     lat = cells["lat"].to_numpy(dtype=np.float64)
     if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
         raise InputError("cells_to_sites: every cell needs finite lon/lat; reject the others first")
-    op_code = pd.factorize(cells["operator"].astype("string").fillna("\x00unknown operator"), sort=True)[0]
-    key = cells["cell_key"].astype("string") if "cell_key" in cells else pd.Series(np.arange(n)).astype("string")
-    key_code = pd.factorize(key.to_numpy(), sort=True)[0]  # order-preserving integer codes of the keys
+    op_code = pd.factorize(cells["operator"], use_na_sentinel=False)[0]
     samples = (pd.to_numeric(cells["samples"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
                if "samples" in cells else np.ones(n))
-    # "Points" are what the position rule clusters: cells with the same site hint (an LTE eNodeB) are one point at
-    # their mean position; other cells sharing an exact position (common: OpenCelliD rounds positions) are one
-    # point too, which also keeps the pair search small in dense cities.
-    hint = cells["site_hint"].astype("string") if "site_hint" in cells else pd.Series(pd.NA, index=range(n),
-                                                                                     dtype="string")
-    hinted = hint.notna().to_numpy()
+    # Cell priority, larger first: most samples, then the smallest cell identity (not the row order).
+    identity = _tiebreak_codes(cells)
+    cell_rank = np.empty(n, dtype=np.int64)
+    cell_rank[np.lexsort((identity, -samples))] = np.arange(n, 0, -1)
+
+    # "Points" are what the position rule clusters: cells with the same trusted site hint (an LTE eNodeB) are one
+    # point at their mean position; other cells of one operator at exactly the same position are one point (this
+    # also keeps the pair search small in dense cities, where OpenCelliD rounds positions).
+    hint = (pd.factorize(cells["site_hint"])[0] if "site_hint" in cells else np.full(n, -1, dtype=np.int64))
+    hinted = hint >= 0
     if hinted.any():
-        hinted = _trusted_hints(op_code, hint, hinted, samples, key_code, lon, lat, identity_radius_m)
+        hinted = _trusted_hints(op_code, hint, hinted, cell_rank, lon, lat, identity_radius_m)
     group = pd.DataFrame({
-        "op": op_code, "hint": hint.fillna("").to_numpy(dtype=object),
+        "op": op_code, "hint": np.where(hinted, hint, -1),
         "lon": np.where(hinted, 0.0, lon), "lat": np.where(hinted, 0.0, lat),
     })
     point_of_cell = group.groupby(["op", "hint", "lon", "lat"], sort=False).ngroup().to_numpy()
     n_points = int(point_of_cell.max()) + 1
-    first_cell = np.unique(point_of_cell, return_index=True)[1]
-    p_op = op_code[first_cell]
+    p_op = np.empty(n_points, dtype=np.int64)
+    p_op[point_of_cell] = op_code
     p_lon, p_lat = _mean_positions(lon, lat, point_of_cell, n_points)
     p_samples = np.bincount(point_of_cell, weights=samples, minlength=n_points)
-    p_key = np.full(n_points, np.iinfo(np.int64).max)
-    np.minimum.at(p_key, point_of_cell, key_code)
-    # Priority: most samples first, then the smallest cell key; a unique rank, larger = earlier.
+    p_best_rank = np.zeros(n_points, dtype=np.int64)
+    np.maximum.at(p_best_rank, point_of_cell, cell_rank)
+    cell_of_rank = np.empty(n + 1, dtype=np.int64)
+    cell_of_rank[cell_rank] = np.arange(n)
+    # Point priority, larger first: most samples in total, then its best cell.
     rank = np.empty(n_points, dtype=np.int64)
-    rank[np.lexsort((p_key, -p_samples))] = np.arange(n_points, 0, -1)
+    rank[np.lexsort((p_best_rank, p_samples))] = np.arange(1, n_points + 1)
     i, j, _ = PointIndex(p_lon, p_lat).pairs_within(colocation_radius_m / 1000.0)
     same = p_op[i] == p_op[j]
     centre = _greedy_centres(n_points, i[same], j[same], rank)
-    return pd.factorize(centre[point_of_cell])[0].astype(np.int64)
+    site, centres = pd.factorize(centre[point_of_cell])
+    return site.astype(np.int64), cell_of_rank[p_best_rank[np.asarray(centres)]], identity
+
+
+def _lookup_codes(values: pd.Series, mapping: Mapping[Any, int]) -> np.ndarray:
+    """``mapping[value]`` for every value (-1 when absent), looked up once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    table = np.array([mapping.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
+    return table[codes]  # code -1 (missing) takes the last entry, -1
+
+
+def _tiebreak_codes(cells: pd.DataFrame) -> np.ndarray:
+    """Integer codes ordering the cells by their identity (smaller first), independent of row order."""
+    n = len(cells)
+    codes = np.empty(n, dtype=np.int64)
+    if "cell_key" in cells:
+        key = cells["cell_key"]
+        if pd.api.types.is_numeric_dtype(key):
+            codes[np.argsort(key.to_numpy(dtype=np.float64), kind="stable")] = np.arange(n)
+            return codes
+        return pd.factorize(key.astype("string"), sort=True)[0].astype(np.int64)  # sorted text: slower
+    if "area" in cells and "cell" in cells:
+        tech = (_lookup_codes(cells["technology"], _TECH_ORDER) if "technology" in cells
+                else np.zeros(n, dtype=np.int64))
+        area = cells["area"].to_numpy(dtype=np.float64)
+        cell = cells["cell"].to_numpy(dtype=np.float64)
+        codes[np.lexsort((cell, area, tech))] = np.arange(n)
+        return codes
+    return np.arange(n, dtype=np.int64)
 
 
 def cells_to_sites(
@@ -326,45 +368,33 @@ def cells_to_sites(
     Parameters
     ----------
     cells
-        One row per cell with ``operator`` (text; missing = one unknown operator), ``technology`` (GSM/UMTS/LTE/NR),
-        ``lon``, ``lat`` (degrees, finite), and optionally ``range_m`` (m), ``samples``, ``site_hint`` (see
-        :func:`cell_sites`), ``mcc``, ``mnc`` and ``cell_key`` (unique text naming the cell, used for ``site_id``;
-        the row position otherwise).
+        One row per cell: the columns :func:`cell_sites` reads, plus ``technology`` (GSM/UMTS/LTE/NR) and
+        optionally ``range_m`` (m), ``mcc`` and ``mnc``.
     colocation_radius_m, identity_radius_m
         See :func:`cell_sites`.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        One row per site and technology, :data:`TOWER_COLUMNS` + geometry (EPSG:4326), sorted by operator,
-        site_id and technology. ``cell_count`` sums to ``len(cells)``.
+        One row per site and technology, :data:`TOWER_COLUMNS` + geometry (EPSG:4326), sorted by operator, site
+        and technology. ``site_id`` names the site's representative cell (the most-sampled cell of its centre):
+        its ``cell_key``, or ``MCC-MNC-TECH-AREA-CELL`` for OpenCelliD cells. ``cell_count`` sums to
+        ``len(cells)``.
     """
     n = len(cells)
     if n == 0:
         return _empty_towers()
-    site = cell_sites(cells, colocation_radius_m=colocation_radius_m, identity_radius_m=identity_radius_m)
-    lon = cells["lon"].to_numpy(dtype=np.float64)
-    lat = cells["lat"].to_numpy(dtype=np.float64)
-    op_code, op_names = pd.factorize(cells["operator"].astype("string").fillna("\x00unknown operator"), sort=True)
-    key = cells["cell_key"].astype("string") if "cell_key" in cells else pd.Series(np.arange(n)).astype("string")
-
-    site_lon, site_lat = _mean_positions(lon, lat, site, int(site.max()) + 1)
-
-    # Site id: the smallest cell key of the site (row order and chunking do not change it).
-    table = pd.DataFrame({"site": site, "key": key.to_numpy(), "row": np.arange(n)})
-    representative = table.sort_values(["site", "key"], kind="stable").drop_duplicates("site")
-    site_id = pd.Series(representative["key"].to_numpy(), index=representative["site"].to_numpy()).sort_index()
-    site_id = _unique_ids(site_id.astype("string").to_numpy())
-    rep_row = pd.Series(representative["row"].to_numpy(), index=representative["site"].to_numpy()).sort_index()
-    rep_row = rep_row.to_numpy()
-
-    tech = cells["technology"].astype("string")
-    tech_code = tech.map(_TECH_ORDER)
-    if tech_code.isna().any():
-        bad = sorted(set(tech[tech_code.isna()].dropna()))
+    tech_code = _lookup_codes(cells["technology"], _TECH_ORDER)
+    if (tech_code < 0).any():
+        bad = sorted(set(cells["technology"][tech_code < 0].astype(str)))
         raise InputError(f"cells_to_sites: technology must be one of {', '.join(C.TECHNOLOGIES)}; got {bad}")
+    site, rep, identity = _assign_sites(cells, colocation_radius_m, identity_radius_m)
+    site_lon, site_lat = _mean_positions(cells["lon"].to_numpy(dtype=np.float64),
+                                         cells["lat"].to_numpy(dtype=np.float64), site, len(rep))
+    site_id = _unique_ids(_site_ids(cells, rep))
+
     range_m = cells["range_m"].to_numpy(dtype=np.float64) if "range_m" in cells else np.full(n, np.nan)
-    groups = pd.DataFrame({"site": site, "tech": tech_code.to_numpy(dtype=np.int64), "range": range_m})
+    groups = pd.DataFrame({"site": site, "tech": tech_code, "range": range_m})
     agg = groups.groupby(["site", "tech"], sort=True).agg(cell_count=("range", "size"), range_m=("range", "max"))
     s = agg.index.get_level_values("site").to_numpy()
     t = agg.index.get_level_values("tech").to_numpy()
@@ -372,11 +402,12 @@ def cells_to_sites(
     def per_site(column: str) -> pd.Series:
         if column not in cells:
             return pd.Series(pd.NA, index=range(len(s)), dtype="Int64")
-        return pd.Series(cells[column].to_numpy()[rep_row[s]]).astype("Int64")
+        return pd.Series(cells[column].to_numpy()[rep[s]]).astype("Int64")
 
+    operator = cells["operator"].iloc[rep[s]].astype("string").to_numpy()
     out = pd.DataFrame({
         C.TOWER_SITE_ID: pd.array(site_id[s], dtype="string"),
-        C.TOWER_OPERATOR: pd.array(np.asarray(op_names, dtype=object)[op_code[rep_row[s]]], dtype="string"),
+        C.TOWER_OPERATOR: pd.array(operator, dtype="string"),
         C.TOWER_TECHNOLOGY: pd.array(np.asarray(C.TECHNOLOGIES, dtype=object)[t], dtype="string"),
         C.TOWER_RANGE_M: agg["range_m"].to_numpy(dtype=np.float64),
         C.TOWER_CELL_COUNT: pd.array(agg["cell_count"].to_numpy(), dtype="Int64"),
@@ -384,23 +415,37 @@ def cells_to_sites(
         MCC: per_site("mcc"),
         MNC: per_site("mnc"),
     })
-    out.loc[out[C.TOWER_OPERATOR] == "\x00unknown operator", C.TOWER_OPERATOR] = pd.NA
     geometry = gpd.GeoSeries(shapely.points(site_lon[s], site_lat[s]), crs="EPSG:4326")
     result = gpd.GeoDataFrame(out, geometry=geometry, crs="EPSG:4326")
-    order = pd.DataFrame({"op": result[C.TOWER_OPERATOR].fillna(""), "id": result[C.TOWER_SITE_ID], "t": t})
-    order = order.sort_values(["op", "id", "t"], kind="stable").index.to_numpy()
+    # Order by operator, then by the representative cell's identity, then technology: stable across row orders
+    # without sorting a million strings.
+    op_code = pd.factorize(cells["operator"].iloc[rep].astype("string"), sort=True, use_na_sentinel=False)[0]
+    order = np.lexsort((t, identity[rep[s]], op_code[s]))
     return result.iloc[order].reset_index(drop=True)
 
 
+def _site_ids(cells: pd.DataFrame, rep: np.ndarray) -> np.ndarray:
+    """Text id of each site from its representative cell (built for the sites only, not for every cell)."""
+    if "cell_key" in cells:
+        return pd.Series(cells["cell_key"].to_numpy()[rep]).map(str).to_numpy(dtype=object)
+    if {"mcc", "mnc", "area", "cell"} <= set(cells.columns):
+        part = {c: pd.Series(cells[c].to_numpy()[rep]).astype("Int64").astype("string") for c in
+                ("mcc", "mnc", "area", "cell")}
+        tech = cells["technology"].iloc[rep].astype("string").reset_index(drop=True)
+        ids = part["mcc"] + "-" + part["mnc"] + "-" + tech + "-" + part["area"] + "-" + part["cell"]
+        return ids.to_numpy(dtype=object)
+    return np.array([f"cell-{r}" for r in rep], dtype=object)
+
+
 def _trusted_hints(
-    op_code: np.ndarray, hint: pd.Series, hinted: np.ndarray, samples: np.ndarray, key_code: np.ndarray,
+    op_code: np.ndarray, hint: np.ndarray, hinted: np.ndarray, cell_rank: np.ndarray,
     lon: np.ndarray, lat: np.ndarray, identity_radius_m: float,
 ) -> np.ndarray:
-    """Drop the hint of cells farther than ``identity_radius_m`` from their group's anchor (most samples first)."""
+    """Drop the hint of cells farther than ``identity_radius_m`` from their group's anchor (its best cell)."""
     rows = np.flatnonzero(hinted)
-    group = pd.DataFrame({"op": op_code[rows], "hint": hint.to_numpy(dtype=object)[rows]})
-    group_id = group.groupby(["op", "hint"], sort=False).ngroup().to_numpy()
-    order = np.lexsort((key_code[rows], -samples[rows], group_id))
+    group_id = pd.DataFrame({"op": op_code[rows], "hint": hint[rows]}).groupby(
+        ["op", "hint"], sort=False).ngroup().to_numpy()
+    order = np.lexsort((-cell_rank[rows], group_id))
     first = np.r_[True, group_id[order][1:] != group_id[order][:-1]]
     anchor = np.empty(int(group_id.max()) + 1, dtype=np.int64)
     anchor[group_id[order][first]] = rows[order][first]
@@ -490,7 +535,7 @@ def _opencellid_layout(path: Path) -> tuple[bool, list[str]] | None:
         return None
     fields = [f.strip().strip('"') for f in first.split(",")]
     lowered = [_OPENCELLID_ALIASES.get(f.lower(), f.lower()) for f in fields]
-    if {"radio", "mcc", "net", "lon", "lat"} <= set(lowered):
+    if {"radio", "mcc", "net", "area", "cell", "lon", "lat"} <= set(lowered):
         return True, lowered
     # Headerless: 13 or 14 fields; mcc, net, area, cell and unit whole numbers; lon and lat decimals.
     shaped = len(fields) in (13, 14) and bool(fields[0]) and not _is_number(fields[0])
@@ -519,7 +564,7 @@ def _read_opencellid(
         keep_default_na=False, na_values=[""], compression="gzip" if _is_gzip(path) else None, engine="c",
         encoding="utf-8-sig",
     )
-    numeric = {c: "float64" for c in ("mcc", "net", "lon", "lat", "range", "samples") if c in wanted}
+    numeric = {c: "float64" for c in ("mcc", "net", "area", "cell", "lon", "lat", "range", "samples")}
     try:
         table = pd.read_csv(path, dtype={**{c: "string" for c in wanted}, **numeric}, **options)
         extra = None
@@ -532,7 +577,7 @@ def _read_opencellid(
         table = text[wanted]
     except (OSError, EOFError) as err:
         raise InputError(f"{path}: cannot read the file ({err}); is it a complete CSV or .csv.gz?") from None
-    for column in ("radio", "mcc", "net", "lon", "lat"):
+    for column in ("radio", "mcc", "net", "area", "cell", "lon", "lat"):
         if column not in table:
             raise SchemaError(f"{path}: OpenCelliD column {column!r} is missing from the header")
     source_row = np.arange(first_row, first_row + len(table), dtype=np.int64)
@@ -543,13 +588,16 @@ def _read_opencellid(
     problems = _Problems(len(table))
     if extra is not None:
         problems.add(extra.notna().to_numpy(), None, "the line has more fields than the OpenCelliD layout")
-    radio = table["radio"].astype("string").str.strip()
-    technology = radio.str.lower().map(C.RADIO_ALIASES).astype("string")
-    unknown_radio = (technology.isna() & ~pd.Series(blank)).to_numpy()
-    problems.add(unknown_radio, "radio", "radio label " + radio.fillna("").map(repr).to_numpy(dtype=object)
-                 + " is not one of the known labels (GSM, UMTS, LTE, NR, CDMA, 2G-5G, ...)")
+    radio_code, radios = pd.factorize(table["radio"])
+    tech_of_radio = [C.RADIO_ALIASES.get(str(r).strip().lower()) for r in radios]
+    tech_code = np.array([_TECH_ORDER[t] if t else -1 for t in tech_of_radio] + [-1], dtype=np.int64)[radio_code]
+    unknown_radio = (tech_code < 0) & ~blank
+    if unknown_radio.any():
+        labels = np.array([repr(str(r).strip()) for r in radios] + ["''"], dtype=object)[radio_code]
+        problems.add(unknown_radio, "radio", "radio label " + labels
+                     + " is not one of the known labels (GSM, UMTS, LTE, NR, CDMA, 2G-5G, ...)")
     values: dict[str, np.ndarray] = {}
-    for column in ("mcc", "net", "lon", "lat", "range", "samples"):
+    for column in ("mcc", "net", "area", "cell", "lon", "lat", "range", "samples"):
         if column not in table:
             continue
         raw = table[column]
@@ -559,10 +607,10 @@ def _read_opencellid(
             continue
         bad = ~np.isfinite(number)
         problems.add(bad & ~blank, column, f"{column} is missing or not a number")
-    for column in ("mcc", "net"):
+    for column in ("mcc", "net", "area", "cell"):
         number = values[column]
-        # No upper bound: OpenCelliD stores a CDMA network's SID (up to 32767) in `net`.
-        bad = np.isfinite(number) & ((number < 0) | (number != np.round(number)))
+        # No upper bound: OpenCelliD stores a CDMA network's SID (up to 32767) in `net`, NR cell ids reach 2**36.
+        bad = np.isfinite(number) & ((number < 0) | (number != np.round(number)) | (number >= 2**53))
         problems.add(bad, column, f"{column} must be a whole number, 0 or more")
     lon, lat = values["lon"], values["lat"]
     problems.add(np.isfinite(lat) & (np.abs(lat) > 90), "lat", "latitude outside -90..90")
@@ -574,28 +622,31 @@ def _read_opencellid(
     keep = ~bad & ~blank
     mcc = values["mcc"][keep].astype(np.int64)
     mnc = values["net"][keep].astype(np.int64)
-    network = pd.Series(mcc.astype(str), dtype="string") + "-" + pd.Series(mnc.astype(str), dtype="string")
-    operator = network.map(names).fillna(network).astype("string") if names else network
-    area = table["area"].astype("string").fillna("") if "area" in table else pd.Series("", index=table.index)
-    cell = table["cell"].astype("string").fillna("") if "cell" in table else pd.Series(source_row).astype("string")
-    tech = technology[keep].reset_index(drop=True)
-    cell_key = network + "-" + tech + "-" + area[keep].reset_index(drop=True) + "-" + cell[keep].reset_index(drop=True)
+    tech = pd.Categorical.from_codes(tech_code[keep], categories=list(C.TECHNOLOGIES))
+    cell = values["cell"][keep].astype(np.int64)
+    # Operator names are looked up once per network (MCC-MNC pair), not once per cell.
+    network_code, networks = pd.factorize(mcc * 1_000_000 + mnc)
+    network_keys = [f"{code // 1_000_000}-{code % 1_000_000}" for code in networks]
+    name_code, operator_names = pd.factorize(pd.Index([names.get(key, key) for key in network_keys], dtype=object))
     range_m = values["range"][keep] if "range" in values else np.full(int(keep.sum()), np.nan)
     range_m = np.where(range_m >= 0, range_m, np.nan)  # negative ranges are unknown, not zero
-    cells = pd.DataFrame({
-        "operator": operator, "technology": tech, "lon": lon[keep], "lat": lat[keep], "range_m": range_m,
-        "mcc": mcc, "mnc": mnc, "cell_key": cell_key,
-    })
-    if "samples" in values:
-        cells["samples"] = values["samples"][keep]
     # An LTE cell id (ECI, 28 bits) is the eNodeB id times 256 plus the cell's number within it (3GPP TS 36.300),
     # so LTE cells of one network with the same ECI // 256 belong to one base station whatever their positions.
-    eci = pd.to_numeric(cell[keep].reset_index(drop=True), errors="coerce").to_numpy(dtype=np.float64)
-    is_eci = (tech == "LTE").to_numpy(dtype=bool) & np.isfinite(eci) & (eci >= 0) & (eci < 2**28)
-    enb = pd.Series(np.where(is_eci, np.floor_divide(np.nan_to_num(eci), 256), 0).astype(np.int64)).astype("string")
-    cells["site_hint"] = ("eNB" + enb).where(is_eci, pd.NA)
-    unmapped = network[~network.isin(list(names))].value_counts()
-    if len(unmapped):
+    is_eci = (tech_code[keep] == _TECH_ORDER["LTE"]) & (cell < 2**28)
+    cells = pd.DataFrame({
+        "operator": pd.Categorical.from_codes(name_code[network_code], categories=operator_names),
+        "technology": tech,
+        "lon": lon[keep], "lat": lat[keep], "range_m": range_m, "mcc": mcc, "mnc": mnc,
+        "area": values["area"][keep].astype(np.int64), "cell": cell,
+        "site_hint": pd.array(np.where(is_eci, cell // 256, 0), dtype="Int64"),
+    })
+    cells.loc[~is_eci, "site_hint"] = pd.NA
+    if "samples" in values:
+        cells["samples"] = values["samples"][keep]
+    counts = np.bincount(network_code, minlength=len(network_keys))
+    unmapped = {key: int(count) for key, count in zip(network_keys, counts, strict=True) if key not in names}
+    unmapped = dict(sorted(unmapped.items(), key=lambda item: -item[1]))
+    if unmapped:
         log.warning(
             "%s: %d network(s) have no operator name and keep their MCC-MNC as operator: %s; name them with "
             "operator_names={'MCC-MNC': 'Name'} (config: inputs.operator_names)",
@@ -603,8 +654,9 @@ def _read_opencellid(
         )
     info: dict[str, Any] = {
         "path": str(path), "format": "opencellid", "header": has_header, "cells": int(keep.sum()),
-        "cells_per_technology": {k: int(v) for k, v in tech.value_counts().reindex(C.TECHNOLOGIES).dropna().items()},
-        "unmapped_networks": {str(k): int(v) for k, v in unmapped.items()},
+        "cells_per_technology": {t: int(c) for t, c in zip(C.TECHNOLOGIES, np.bincount(tech_code[keep], minlength=4),
+                                                           strict=True) if c},
+        "unmapped_networks": unmapped,
         "blank_lines": int(blank.sum()),
     }
     return cells, rejected, info
