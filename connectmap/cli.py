@@ -587,18 +587,27 @@ def map_command(
     from connectmap.report.maps import coverage_overlays, write_map
     from connectmap.validate import validate_schools
 
-    coverage_specs = [parse_coverage_spec(spec) for spec in coverage or []]
-    inputs = [schools, *(towers or []), *(fibre or []), *(p for _, _, p in coverage_specs), boundaries, config]
-    protect_inputs([p for p in inputs if p is not None])
-    for output in (out, png):
-        if output is not None:
-            check_not_input(output)
+    def check_outputs(inputs: list[Path | None]) -> None:
+        protect_inputs([p for p in inputs if p is not None])
+        for output in (out, png):
+            if output is not None:
+                check_not_input(output)
+
+    check_outputs([schools, config])
     table, settings = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
+    # Layers not given on the command line come from the config file's [inputs] (paths relative to that file).
+    here = config.parent if config is not None else Path()
+    towers = towers or [here / p for p in settings.inputs.towers]
+    fibre = fibre or [here / p for p in settings.inputs.fibre]
+    boundaries = boundaries or (here / settings.inputs.boundaries if settings.inputs.boundaries else None)
+    coverage_specs = [parse_coverage_spec(spec) for spec in coverage or []] or [
+        (tech, operator, here / path) for tech, operator, path in map(parse_coverage_spec, settings.inputs.coverage)]
+    check_outputs([*towers, *fibre, *(p for _, _, p in coverage_specs), boundaries])
     overrides = {"title": title, "colour_schools_by": colour_by, "basemap": basemap}
     maps_data = {**settings.maps.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
     params = config_from_dict({"maps": maps_data}, origin="command line").maps
     layers = read_map_layers(
-        towers=towers or [], fibre=fibre or [], coverage=coverage_specs, boundaries=boundaries,
+        towers=towers, fibre=fibre, coverage=coverage_specs, boundaries=boundaries,
         admin1_field=admin1_field or settings.inputs.boundary_admin1_field,
         admin2_field=admin2_field or settings.inputs.boundary_admin2_field,
         operator_names=settings.inputs.operator_names,

@@ -210,6 +210,13 @@ def test_colours_on_screen_follow_the_legend_and_switch(browser, tmp_path):
                 pixel = image[round(y), round(x)]
                 want = hex_rgb(expected.colours[expected.codes[i]])
                 assert np.abs(pixel - want).sum() <= 12, (key, i, pixel, want)
+        # The layer list switches the schools off and on again.
+        checkbox = view.page.locator(".cm-layers label", has_text="Schools").locator("input")
+        checkbox.uncheck()
+        assert view.js("connectmap.layer('schools').drawn") == 0
+        assert view.page.locator(".cm-legend-section[data-layer=schools]").count() == 0
+        checkbox.check()
+        assert view.js("connectmap.layer('schools').inView") == len(schools)
         view.assert_clean()
     finally:
         view.page.close()
@@ -289,7 +296,8 @@ def test_region_choropleth_colours_and_popup(browser, tmp_path):
     try:
         view.assert_clean()
         land = hex_rgb("#f4f1ea")
-        # The region fill (opacity 0.65) over the land colour, at each region's centre (no school there).
+        # The region fill (maps.region_opacity) over the land colour, at each region's centre (no school there).
+        opacity = MapParams().region_opacity
         centres = {"West": (-10.0, 17.0), "East": (-6.0, 17.0)}
         expected = {"West": "#92c5de", "East": "#ca0020"}  # 60-80 % and 0-20 % bands (ColorBrewer RdBu)
         # Students unconnected: quantile bands of two values put the larger in the top band, the smaller in the
@@ -299,7 +307,7 @@ def test_region_choropleth_colours_and_popup(browser, tmp_path):
             for name, (lon, lat) in centres.items():
                 x, y = view.js("([lat, lon]) => { const p = connectmap.map.latLngToContainerPoint([lat, lon]); "
                                "return [p.x, p.y]; }", [lat, lon])
-                want = 0.65 * hex_rgb(metric_colours[name]) + 0.35 * land
+                want = opacity * hex_rgb(metric_colours[name]) + (1 - opacity) * land
                 assert np.abs(image[round(y), round(x)] - want).max() <= 3, (name, image[round(y), round(x)], want)
             view.page.select_option(".cm-legend-section[data-layer='Regions (choropleth)'] select",
                                     "students_unconnected")

@@ -63,6 +63,19 @@ class MapParams(Section):
         4.0, unit="px", ge=1.0, le=20.0, description="Radius of a school dot on the HTML map.")
     tower_size_px: float = param(
         9.0, unit="px", ge=2.0, le=30.0, description="Height of a tower triangle on the HTML map.")
+    towers_shown_max: int = param(
+        3000, unit="sites", ge=0,
+        description="Tower layers are switched on when the map opens only if the map has at most this many tower "
+        "sites (more would hide the schools at national zoom); the reader can switch them on either way.",
+    )
+    coverage_layers_shown_max: int = param(
+        2, unit="layers", ge=0,
+        description="Coverage overlays (rasters and polygon layers, one per technology and operator) are switched "
+        "on when the map opens only if there are at most this many; more would hide each other. The PNG draws the "
+        "same ones.",
+    )
+    region_opacity: float = param(
+        0.5, unit="0-1", ge=0.0, le=1.0, description="Opacity of the region choropleth fill.")
     cost_band_count: int = param(
         5, unit="bands", ge=2, le=9,
         description="Number of cost bands (quantiles of the costed schools) when colouring by cost.",
@@ -77,7 +90,8 @@ class MapParams(Section):
     raster_max_px: int = param(
         2048, unit="px", ge=64, le=8192,
         description="Longest side of a coverage raster overlay after reprojection to Web Mercator; larger rasters "
-        "are averaged down (each overlay is embedded as a PNG, so this bounds the file size).",
+        "are shown at this size (a raster file is sampled at each output cell's centre, an in-memory array is "
+        "averaged). Each overlay is embedded as a PNG, so this bounds the file size.",
     )
     coordinate_decimals: int = param(
         5, unit="decimal places", ge=3, le=7,
@@ -94,5 +108,8 @@ class MapParams(Section):
         description="School columns shown in a popup, in order, when present (name is always the popup title).",
     )
     png_width_in: float = param(10.0, unit="in", gt=0, le=40, description="Width of the static PNG.")
-    png_height_in: float = param(8.0, unit="in", gt=0, le=40, description="Height of the static PNG.")
+    png_height_in: float = param(
+        8.0, unit="in", gt=0, le=40,
+        description="Largest height of the static PNG; a wide country gets a lower picture, without empty bands.",
+    )
     png_dpi: int = param(150, unit="dots/in", ge=50, le=600, description="Resolution of the static PNG.")

@@ -139,6 +139,10 @@ def _tower_layers(towers: gpd.GeoDataFrame, params: MapParams) -> list[dict[str,
         raise SchemaError("<towers table>: no 'technology' column; read towers with connectmap.io.read_towers")
     technology = towers["technology"].astype("str").str.upper()
     layers = []
+    shown = len(towers) <= params.towers_shown_max
+    if not shown:
+        log.info("map: %d tower sites (> maps.towers_shown_max = %d): tower layers start switched off", len(towers),
+                 params.towers_shown_max)
     for tech in [*TECHNOLOGIES, None]:
         subset = towers[technology == tech] if tech else towers[~technology.isin(TECHNOLOGIES)]
         if subset.empty:
@@ -149,7 +153,7 @@ def _tower_layers(towers: gpd.GeoDataFrame, params: MapParams) -> list[dict[str,
             size_px=params.tower_size_px, colourings=lambda kept: [md.operator_colouring(kept)],
             popup_columns=_TOWER_POPUP, title_columns=("site_id",), params=params,
             labels={"technology": "Technology"},
-        ))
+        ) | {"visible": shown})
     return layers
 
 
@@ -181,7 +185,7 @@ def _regions(schools: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, params: Ma
     colourings = md.region_colourings(summary, params)
     metric_columns = [md.REGION_METRICS[c.key][0] for c in colourings]
     columns, fields = md.encode_fields(summary, ["region", md.REGION_SCHOOLS, *metric_columns])
-    return {"name": "Regions (choropleth)", "visible": True,
+    return {"name": "Regions (choropleth)", "visible": True, "opacity": params.region_opacity,
             "geometries": _geojson(geoms, params.coordinate_decimals), "title": ["region"],
             "columns": columns, "fields": [f for f in fields if f["key"] != "region"],
             "colourings": [c.as_json() for c in colourings]}
@@ -328,6 +332,11 @@ def build_map_data(
     params = params or MapParams()
     layers = map_layers(schools, towers=towers, fibre=fibre, boundaries=boundaries,
                         coverage_polygons=coverage_polygons, params=params)
+    raster_layers = [r.as_json(params.coverage_opacity) for r in rasters]
+    # Many coverage layers on at once hide each other: above the limit they start switched off.
+    coverage_shown = len(layers["areas"]) + len(raster_layers) <= params.coverage_layers_shown_max
+    for layer in [*layers["areas"], *raster_layers]:
+        layer["visible"] = coverage_shown
     schools_layer = layers["points"][-1]
     n_schools = len(schools_layer["lat"])
     return {
@@ -336,7 +345,7 @@ def build_map_data(
         "subtitle": f"{n_schools:,} schools · built {dt.date.today().isoformat()} with connectmap",
         "tiles": {"url": params.tile_url, "attribution": params.tile_attribution, "maxZoom": params.tile_max_zoom,
                   "on": params.basemap == "tiles"},
-        "rasters": [r.as_json(params.coverage_opacity) for r in rasters],
+        "rasters": raster_layers,
         **layers,
     }
 

@@ -108,7 +108,7 @@ def render_static_map(
     schools = md.as_points(schools)
     fig = Figure(figsize=(params.png_width_in, params.png_height_in), dpi=params.png_dpi)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.02, 0.03, 0.70, 0.88))
+    ax = fig.add_axes((0.02, 0.03, 0.70, 0.88))  # placed for real once the map's extent is known
     ax.set_facecolor("#dce8f0")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -122,7 +122,9 @@ def render_static_map(
             colouring = md.region_colourings(summary, params)[0]
             summary = summary.to_crs(3857)
             colours = np.array(colouring.colours, dtype=object)[colouring.codes]
-            summary.plot(ax=ax, color=list(colours), edgecolor="#555555", linewidth=0.6, zorder=1, alpha=0.8)
+            outline.plot(ax=ax, color="#f4f1ea", linewidth=0, zorder=0.5)
+            summary.plot(ax=ax, color=list(colours), edgecolor="#555555", linewidth=0.6, zorder=1,
+                         alpha=params.region_opacity)
             handles.append(Patch(facecolor="none", edgecolor="none", label=f"Regions: {colouring.label}"))
             handles.extend(Patch(facecolor=col, edgecolor="#555555", label=_text(lab))
                            for lab, col, n in zip(colouring.categories, colouring.colours, colouring.counts,
@@ -130,9 +132,15 @@ def render_static_map(
         else:
             outline.plot(ax=ax, color="#f4f1ea", edgecolor="#555555", linewidth=0.8, zorder=1)
 
-    # Coverage.
-    if coverage_polygons is not None and len(coverage_polygons):
-        polygons = _mercator(coverage_polygons, "coverage")
+    # Coverage: drawn only when the HTML map switches it on at opening (few enough layers not to hide each other).
+    polygons = (_mercator(coverage_polygons, "coverage") if coverage_polygons is not None and len(coverage_polygons)
+                else None)
+    n_coverage_layers = len(rasters) + (
+        len(polygons.groupby([c for c in ("technology", "operator") if c in polygons], dropna=False))
+        if polygons is not None and {"technology", "operator"} & set(polygons.columns) else int(polygons is not None))
+    if n_coverage_layers > params.coverage_layers_shown_max:
+        polygons, rasters = None, ()
+    if polygons is not None:
         technology = (polygons["technology"].astype("str").str.upper() if "technology" in polygons
                       else pd.Series("", index=polygons.index))
         for tech, group in polygons.groupby(technology):
@@ -192,8 +200,9 @@ def render_static_map(
                    for label, col, n in zip(colouring.categories, colouring.colours, colouring.counts, strict=True)
                    if n)
 
-    # Extent: the outline if any, else everything drawn, with a margin, widened to the axes' shape so that one
-    # metre east is as long as one metre north.
+    # Extent: the outline if any, else everything drawn, with a margin. The picture's height follows the map's
+    # shape (up to png_height_in) and the limits are widened to the axes' shape, so one metre east is as long as
+    # one metre north.
     if boundaries is not None and len(boundaries):
         minx, miny, maxx, maxy = _mercator(boundaries, "boundaries").total_bounds
     elif len(x):
@@ -203,8 +212,15 @@ def render_static_map(
         (minx, maxx), (miny, maxy) = ax.get_xlim(), ax.get_ylim()
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     half_w, half_h = max((maxx - minx) * 0.52, 1000.0), max((maxy - miny) * 0.52, 1000.0)
-    bbox = ax.get_position()
-    box_ratio = (bbox.height * params.png_height_in) / (bbox.width * params.png_width_in)
+    width_in = params.png_width_in
+    legend_in, margin_in, top_in, bottom_in = min(3.2, 0.32 * width_in), 0.2, 0.85, 0.2
+    box_w = width_in - legend_in - 2 * margin_in
+    needed = max(box_w * half_h / half_w + top_in + bottom_in, 0.19 * len(handles) + top_in + 0.2, 3.0)
+    height_in = min(params.png_height_in, needed)
+    fig.set_size_inches(width_in, height_in)
+    box_h = height_in - top_in - bottom_in
+    ax.set_position((margin_in / width_in, bottom_in / height_in, box_w / width_in, box_h / height_in))
+    box_ratio = box_h / box_w
     if half_h / half_w > box_ratio:
         half_w = half_h / box_ratio
     else:
@@ -216,14 +232,16 @@ def render_static_map(
     ax.set_ylabel("")
     _scale_bar(ax, (cx - half_w, cx + half_w, cy - half_h, cy + half_h))
 
-    legend = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.735, 0.91), fontsize=7.5,
-                        frameon=False, handlelength=1.2, borderaxespad=0)
+    legend = fig.legend(handles=handles, loc="upper left", fontsize=7.5, frameon=False, handlelength=1.2,
+                        borderaxespad=0,
+                        bbox_to_anchor=((width_in - legend_in + 0.1) / width_in, 1 - top_in / height_in))
     for text in legend.get_texts():
         text.set_parse_math(False)
     heading = _text(params.title or title or "Schools")
-    fig.text(0.02, 0.965, heading, fontsize=14, fontweight="bold", va="center", parse_math=False)
-    fig.text(0.02, 0.93, f"{len(x):,} schools · Web Mercator · connectmap", fontsize=8.5, color="#555555",
-             va="center", parse_math=False)
+    fig.text(margin_in / width_in, 1 - 0.32 / height_in, heading, fontsize=14, fontweight="bold", va="center",
+             parse_math=False)
+    fig.text(margin_in / width_in, 1 - 0.6 / height_in, f"{len(x):,} schools · Web Mercator · connectmap",
+             fontsize=8.5, color="#555555", va="center", parse_math=False)
     return fig
 
 

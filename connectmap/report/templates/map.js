@@ -209,11 +209,12 @@
       }
       // The symbol shrinks (down to 1.5 px) when the view is crowded, so dense areas keep their colours readable
       // instead of turning into a mass of outlines; outlines are drawn only on symbols large enough to show them.
-      var r = Math.max(1.5, Math.min(this.spec.size, 0.5 * Math.sqrt(size.x * size.y / Math.max(inView, 1))));
-      if (this.spec.symbol !== "circle") r = this.spec.size;
+      var circle = this.spec.symbol === "circle";
+      var spacing = Math.sqrt(size.x * size.y / Math.max(inView, 1)); // mean distance between points in view (px)
+      var r = Math.max(circle ? 1.5 : 3, Math.min(this.spec.size, (circle ? 0.5 : 0.35) * spacing));
       this._radius = r;
       var symbol = this.spec.symbol;
-      var outline = r >= 3;
+      var outline = r >= (circle ? 3 : 6);
       ctx.lineWidth = symbol === "circle" ? 0.8 : 1;
       ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
       // Pass 2: one path per category.
@@ -349,7 +350,7 @@
     function regionStyle(i) {
       var c = regions.colouring;
       var colour = c ? c.legend[c.codes[i]].colour : "#d9d9d9";
-      return { color: "#555", weight: 1, fillColor: colour, fillOpacity: 0.65 };
+      return { color: "#555", weight: 1, fillColor: colour, fillOpacity: regions.spec.opacity };
     }
 
     overlays.forEach(function (o) { if (o.spec.visible !== false) o.layer.addTo(map); });
@@ -509,6 +510,7 @@
       toggle.addEventListener("click", function () {
         var collapsed = box.classList.toggle("cm-collapsed");
         toggle.textContent = collapsed ? "show" : "hide";
+        fitLegend();
       });
       box.appendChild(toggle);
       box.appendChild(el("h2", null, "Layers"));
@@ -536,6 +538,7 @@
         input.addEventListener("change", function () {
           if (input.checked) o.layer.addTo(map); else map.removeLayer(o.layer);
           buildLegend();
+          fitLegend();
         });
         o.checkbox = input;
         label.appendChild(input);
@@ -577,7 +580,14 @@
     });
 
     // Legend (bottom right): one section per visible layer; schools and regions can switch colouring.
-    var legend = panel("bottomright", "cm-legend", function () {});
+    var legend = panel("topright", "cm-legend", function () {});
+    // The legend sits under the layer list; it scrolls rather than run off the bottom of the map.
+    function fitLegend() {
+      var box = legend.getContainer();
+      var top = box.getBoundingClientRect().top - container.getBoundingClientRect().top;
+      box.style.maxHeight = Math.max(120, container.clientHeight - top - 40) + "px";
+    }
+    map.on("resize", fitLegend);
     function swatch(symbol, colour, opacity) {
       var s = el("span", "cm-swatch cm-" + symbol);
       if (symbol === "triangle") s.style.borderBottomColor = colour;
@@ -607,8 +617,19 @@
     }
     function buildLegend() {
       var box = legend.getContainer();
+      var collapsed = box.classList.contains("cm-collapsed");
       while (box.firstChild) box.removeChild(box.firstChild);
+      var toggle = el("button", "cm-toggle", collapsed ? "show" : "hide");
+      toggle.type = "button";
+      toggle.addEventListener("click", function () {
+        var now = box.classList.toggle("cm-collapsed");
+        toggle.textContent = now ? "show" : "hide";
+      });
+      box.appendChild(toggle);
       box.appendChild(el("h2", null, "Legend"));
+      var body = el("div", "cm-body");
+      box.appendChild(body);
+      box = body;
       overlays.forEach(function (o) {
         if (!map.hasLayer(o.layer)) return;
         var section = el("div", "cm-legend-section");
@@ -655,6 +676,7 @@
 
     setBase(DATA.tiles.on ? "tiles" : "outlines");
     buildLegend();
+    fitLegend();
 
     window.connectmap = {
       map: map,
