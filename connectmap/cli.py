@@ -666,6 +666,206 @@ def read_map_layers(
     }
 
 
+# --- model (predicting unknown connectivity) -----------------------------------------------------------------------
+model_app = typer.Typer(
+    help="Train, evaluate and apply the model that predicts connectivity where the register does not say.",
+    no_args_is_help=True,
+)
+app.add_typer(model_app, name="model")
+
+if TYPE_CHECKING:
+    from connectmap.validate import ValidationResult
+
+TrustOption = Annotated[
+    str | None,
+    typer.Option(
+        "--trust-sha256", metavar="HASH",
+        help="Load a pickle/joblib model only if its SHA-256 is HASH, as published by its author "
+        "(pickles can run code; .skops files never need this).",
+    ),
+]
+
+
+def read_model_table(
+    path: Path, columns: list[str] | None, layer: str | None, sheet: str | None, encoding: str | None,
+    delimiter: str | None, crs: str | None, config_path: Path | None,
+) -> tuple[gpd.GeoDataFrame, ValidationResult, Config]:
+    """Read and validate a school table for the model commands; returns (clean table, validation result, config)."""
+    from connectmap.validate import validate_schools
+
+    table, settings = read_school_register(path, columns, layer, sheet, encoding, delimiter, crs, config_path)
+    result = validate_schools(table, params=settings.validation)
+    if len(result.rejected):
+        log.warning("%s: %d row(s) rejected by validation (not used): %s", path, len(result.rejected),
+                    ", ".join(f"{n} {reason}" for reason, n in result.summary["rejected_by_reason"].items()))
+    return result.clean, result, settings
+
+
+def _file_record(path: Path) -> dict[str, str]:
+    from connectmap.predict.persist import file_sha256
+
+    return {"path": str(path), "sha256": file_sha256(path)}
+
+
+@model_app.command("train")
+def model_train(
+    table: Annotated[Path, typer.Argument(help="Labelled school table (connectivity yes/no or 1/0), enriched.")],
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (*.skops); cards go beside it.")],
+    val: Annotated[
+        Path | None, typer.Option("--val", help="Separate labelled table to report validation scores on.")
+    ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option("--features", metavar="A,B*,!C",
+                     help="Extra numeric feature columns: names or patterns, comma-separated; !PATTERN leaves out."),
+    ] = None,
+    no_default_features: Annotated[
+        bool, typer.Option("--no-default-features", help="Use only the --features columns.")
+    ] = False,
+    estimator: Annotated[
+        str | None, typer.Option("--estimator", help="random_forest (default) or hist_gradient_boosting.")
+    ] = None,
+    group_by: Annotated[
+        str | None, typer.Option("--group-by", help="Spatial validation groups: grid (default), admin1 or admin2.")
+    ] = None,
+    cell_km: Annotated[
+        float | None, typer.Option("--cell-km", help="Grid cell side for validation groups, km.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Train a calibrated connectivity model, measured by spatial cross-validation; write it with its model card."""
+    from connectmap.config import config_from_dict
+    from connectmap.predict import save_model, train_connectivity_model
+    from connectmap.predict.card import scores_text
+    from connectmap.report.files import check_not_input, protect_inputs
+
+    protect_inputs([p for p in (table, val, config) if p is not None])
+    check_not_input(out)
+    train, _, settings = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
+    validation = read_model_table(val, columns, layer, sheet, encoding, delimiter, crs, config)[0] if val else None
+    overrides = {"estimator": estimator, "group_by": group_by, "cv_cell_km": cell_km, "random_seed": seed}
+    data = {**settings.predict.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+    params = config_from_dict({"predict": data}, origin="command line").predict
+    sources = {"training": _file_record(table), **({"validation": _file_record(val)} if val else {})}
+    model = train_connectivity_model(
+        train, features=features, use_default_features=not no_default_features, params=params,
+        validation=validation, sources=sources,
+    )
+    written = save_model(model, out)
+    typer.echo(f"features ({len(model.features)}): " + ", ".join(model.feature_names))
+    cv = model.card["cross_validation"]
+    typer.echo(f"spatial cross-validation on {table.name}: {cv['scheme']}")
+    for line in scores_text(cv):
+        typer.echo(line)
+    if model.card.get("validation"):
+        typer.echo(f"validation on {val.name if val else ''}:")
+        for line in scores_text(model.card["validation"]):
+            typer.echo(line)
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+@model_app.command("evaluate")
+def model_evaluate(
+    model: Annotated[Path, typer.Argument(help="Model file (*.skops).")],
+    table: Annotated[Path, typer.Argument(help="Labelled school table the model was not trained on.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the scores as JSON to this file.")] = None,
+    trust_sha256: TrustOption = None,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Score MODEL on TABLE: accuracy, F1, ROC AUC, Brier score, calibration and errors per region."""
+    from connectmap.predict import evaluate_model, load_model
+    from connectmap.predict.card import scores_text
+    from connectmap.report.files import check_not_input, protect_inputs
+    from connectmap.report.tables import write_json
+
+    protect_inputs([p for p in (model, table, config) if p is not None])
+    if out is not None:
+        check_not_input(out)
+    fitted = load_model(model, trusted_sha256=trust_sha256)
+    schools, _, _ = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
+    scores = evaluate_model(fitted, schools)
+    typer.echo(f"{model.name} on {table.name}" + (
+        f" ({scores['unlabelled']} schools with unknown connectivity skipped)" if scores["unlabelled"] else ""))
+    for line in scores_text(scores):
+        typer.echo(line)
+    if out is not None:
+        record = {"model": _file_record(model), "table": _file_record(table), **scores}
+        write_json(record, out)
+        typer.echo(f"wrote {out}")
+
+
+@model_app.command("predict")
+def model_predict(
+    model: Annotated[Path, typer.Argument(help="Model file (*.skops).")],
+    table: Annotated[Path, typer.Argument(help="School table, enriched like the training table.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", help="Probability from which an unknown school is predicted connected."),
+    ] = None,
+    trust_sha256: TrustOption = None,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Fill unknown connectivity: write schools.gpkg, schools.csv (with connectivity_probability and
+    connectivity_source), rejected.csv and predictions.json."""
+    from connectmap.predict import add_connectivity_predictions, load_model
+    from connectmap.predict.apply import PREDICTED, REPORTED, UNKNOWN
+    from connectmap.report.files import protect_inputs
+    from connectmap.report.tables import write_csv, write_geopackage, write_json
+
+    protect_inputs([p for p in (model, table, config) if p is not None])
+    if threshold is not None and not 0 < threshold < 1:
+        raise ConnectmapError(f"--threshold {threshold}: give a probability between 0 and 1, e.g. 0.5")
+    fitted = load_model(model, trusted_sha256=trust_sha256)
+    schools, validation, _ = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
+    result = add_connectivity_predictions(schools, fitted, threshold_probability=threshold)
+    source = result["connectivity_source"]
+    predicted = source == PREDICTED
+    summary = {
+        "model": _file_record(model),
+        "table": _file_record(table),
+        "threshold_probability": fitted.threshold_probability if threshold is None else threshold,
+        "rows_in": validation.summary["rows_in"],
+        "rows_rejected": len(validation.rejected),
+        "schools": len(result),
+        "reported": int((source == REPORTED).sum()),
+        "predicted": int(predicted.sum()),
+        "predicted_connected": int(result.loc[predicted, "connectivity"].sum()),
+        "unknown": int((source == UNKNOWN).sum()),
+        "model_cross_validation": {
+            k: fitted.card.get("cross_validation", {}).get(k) for k in ("accuracy", "f1", "roc_auc", "brier")
+        },
+    }
+    write_geopackage(result, out / "schools.gpkg")
+    write_csv(result, out / "schools.csv")
+    write_csv(validation.rejected, out / "rejected.csv")
+    write_json(summary, out / "predictions.json")
+    typer.echo(
+        f"{summary['schools']} schools: {summary['reported']} reported, {summary['predicted']} predicted "
+        f"({summary['predicted_connected']} connected), {summary['unknown']} unknown (no feature values)"
+    )
+    typer.echo(f"wrote {out}/schools.gpkg, schools.csv, rejected.csv, predictions.json")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes print one line and return 2 instead of raising."""
     try:

@@ -20,6 +20,7 @@ from connectmap.parameters.enrich import EnrichParams
 from connectmap.parameters.cost import CostParams
 from connectmap.parameters.inputs import InputsParams
 from connectmap.parameters.maps import MapParams
+from connectmap.parameters.predict import PredictParams
 from connectmap.parameters.towers import TowerSiteParams
 from connectmap.parameters.validation import ValidationParams
 from connectmap.parameters.zerorating import ZeroRatingParams
@@ -33,6 +34,7 @@ class Config(Section):
     inputs: InputsParams = InputsParams()
     validation: ValidationParams = ValidationParams()
     tower_sites: TowerSiteParams = TowerSiteParams()
+    predict: PredictParams = PredictParams()
     cost: CostParams = CostParams()
     enrich: EnrichParams = EnrichParams()
     zerorating: ZeroRatingParams = ZeroRatingParams()

@@ -77,7 +77,7 @@ def test_user_names_and_patterns():
     chosen = [f.name for f in select_features(table, "pop_*,!pop_b, nightlight", use_defaults=False)]
     assert chosen == ["pop_a", "nightlight"]
     sources = {f.name: f.source for f in select_features(table, ["pop_a"], use_defaults=False)}
-    assert "named by the user" in sources["pop_a"]
+    assert "named with --features" in sources["pop_a"]
     # excluding a default with !
     chosen = [f.name for f in select_features(table, "!admin1,!education_level")]
     assert "admin1" not in chosen and "education_level" not in chosen and "nearest_LTE_distance" in chosen
@@ -105,7 +105,7 @@ def test_missing_features_are_listed_with_where_they_come_from():
         Feature("nearest_LTE_distance", "number", "tower distances: enrichment with a tower list (towers=...)"),
         Feature("pop_within_1km", "number", "population: enrichment with a population raster (population=...)"),
         Feature("nearest_GSM_distance", "number", "tower distances: enrichment with a tower list (towers=...)"),
-        Feature("nightlight", "number", "named by the user when the model was trained"),
+        Feature("nightlight", "number", "a column named with --features when the model was trained"),
     )
     table = pd.DataFrame({"nearest_LTE_distance": [1.0]})
     with pytest.raises(ModelError) as err:
@@ -113,7 +113,7 @@ def test_missing_features_are_listed_with_where_they_come_from():
     message = str(err.value)
     assert "lacks 3 column(s)" in message
     assert "nearest_GSM_distance (from tower distances" in message
-    assert "pop_within_1km (from population" in message and "nightlight (from named by the user" in message
+    assert "pop_within_1km (from population" in message and "nightlight (from a column named with --features" in message
 
 
 # --- values as numbers --------------------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ EXCLUDED: frozenset[str] = frozenset({
     C.QUALITY_FLAGS, "geometry", "connectivity_probability", "connectivity_source",
 })
 #: Column names whose values are given by the user as a comma-separated list, e.g. ``"a,b*,!b_var"``.
-_USER_SOURCE = "named by the user when the model was trained"
+_USER_SOURCE = "a column named with --features when the model was trained"
 
 #: Coverage labels (Giga's "2G".."5G", radio names such as "LTE", "no coverage") as generation numbers.
 _GENERATION_NUMBER: dict[str, float] = {
