@@ -477,7 +477,7 @@ def cost_command(
     import pandas as pd
 
     from connectmap import cost as costing
-    from connectmap import io
+    from connectmap import io, progress
     from connectmap.config import load_config
     from connectmap.io.tables import read_table
     from connectmap.report.files import check_not_input, protect_inputs
@@ -507,17 +507,22 @@ def cost_command(
                       ignore_index=True) if towers else None
         )
         network = io.read_fibre(fibre) if fibre else None
-        table = costing.add_microwave_options(table, tower_table, network, dem=dem, params=params)
-    costed = costing.add_costs(table, params)
-    costed = costing.add_shared_fibre(costed, params)
-    rollout = costing.plan_rollout(costed, params)
-    costed = costing.add_rollout_year(costed, rollout)
+        with progress.step("finding fibre-backhauled towers for microwave links"):
+            table = costing.add_microwave_options(table, tower_table, network, dem=dem, params=params)
+    with progress.step("costing every technology for every school"):
+        costed = costing.add_costs(table, params)
+        costed = costing.add_shared_fibre(costed, params)
+        rollout = costing.plan_rollout(costed, params)
+        costed = costing.add_rollout_year(costed, rollout)
+    with progress.step("sensitivity and scenarios"):
+        tornado = costing.sensitivity(costed, params)
+        scenarios = costing.scenario_totals(costed, settings.cost)
     write_geopackage(costed, out / names[0])
     write_csv(costed, out / names[1])
     write_csv(rollout.schools, out / names[2])
     write_csv(rollout.years, out / names[3])
-    write_csv(costing.sensitivity(costed, params), out / names[4])
-    write_csv(costing.scenario_totals(costed, settings.cost), out / names[5])
+    write_csv(tornado, out / names[4])
+    write_csv(scenarios, out / names[5])
     write_csv(costing.summarise(costed), out / names[6])
     status = costed["cost_status"].value_counts()
     chosen = costed["technology"].value_counts()
