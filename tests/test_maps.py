@@ -436,7 +436,7 @@ def test_coverage_rasters_through_open_raster_show_what_enrichment_counts_as_cov
         ys = y1 - (np.arange(rows) + 0.5) * (y1 - y0) / rows
         gx, gy = np.meshgrid(xs, ys)
         sx, sy = from_mercator.transform(gx, gy)
-        col, row = ~transform * (sx, sy)
+        col, row = ~transform @ (sx, sy)
         col, row = np.floor(col).astype(int), np.floor(row).astype(int)
         inside = (col >= 0) & (col < source.shape[1]) & (row >= 0) & (row < source.shape[0])
         value = np.where(inside, source[np.clip(row, 0, source.shape[0] - 1), np.clip(col, 0, source.shape[1] - 1)],
