@@ -228,15 +228,14 @@ def zero_rating_formulas(n_operators: int) -> FormulaTable:
 
 
 # --- inputs ---------------------------------------------------------------------------------------------------------
-def _split_operators(values: pd.Series) -> pd.Series:
-    """``covering_operators`` as lists of names (None where unknown)."""
-    text = values.astype("string")
-    known = text.notna()
-    lists = pd.Series([None] * len(values), index=values.index, dtype=object)
-    if known.any():
-        parts = text[known].str.split(";")
-        lists[known] = parts.map(lambda names: sorted({n.strip() for n in names if n.strip()}))
-    return lists
+def _operator_combinations(values: pd.Series) -> tuple[NDArray[np.int64], list[list[str]]]:
+    """``covering_operators`` as a code per school (-1 unknown) and the sorted operator list of each code.
+
+    Registers hold a handful of distinct combinations ("A;B", "A", ""), so each is split once, not every row.
+    """
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    lists = [sorted({name.strip() for name in str(text).split(";") if name.strip()}) for text in uniques]
+    return np.asarray(codes, dtype=np.int64), lists
 
 
 def _coverage_known_none(schools: pd.DataFrame) -> NDArray[np.bool_]:
@@ -272,7 +271,7 @@ def operator_names(schools: pd.DataFrame, extra: Sequence[str] = ()) -> list[str
     """Sorted operator names found in ``covering_operators`` (plus ``extra`` names, e.g. new-site builders)."""
     found: set[str] = {name for name in extra if name}
     if COVERING_OPERATORS in schools.columns:
-        for names in _split_operators(schools[COVERING_OPERATORS]).dropna():
+        for names in _operator_combinations(schools[COVERING_OPERATORS])[1]:
             found.update(names)
     return sorted(found)
 
@@ -290,17 +289,15 @@ def coverage_by_operator(schools: pd.DataFrame, names: Sequence[str]) -> Operato
             f"{COVERING_OPERATORS!r} column missing: zero-rating is split among the operators covering each school; "
             "run `connectmap enrich` with towers or coverage files that name operators"
         )
-    lists = _split_operators(schools[COVERING_OPERATORS])
-    known = lists.notna().to_numpy()
+    codes, combinations = _operator_combinations(schools[COVERING_OPERATORS])
+    known = codes >= 0
     known_none = _coverage_known_none(schools) & ~known
     covers = np.zeros((len(schools), len(names)), dtype=bool)
     index = {name: k for k, name in enumerate(names)}
-    # Few distinct operator combinations exist; expand each once rather than every row.
-    text = lists[known].map(";".join)
-    for combination, rows in text.groupby(text, sort=False).groups.items():
-        positions = schools.index.get_indexer(rows)
-        for name in filter(None, str(combination).split(";")):
-            covers[positions, index[name]] = True
+    for code, combination in enumerate(combinations):
+        rows = codes == code
+        for name in combination:
+            covers[rows, index[name]] = True
     return OperatorInputs(list(names), covers, known | known_none)
 
 

@@ -235,3 +235,38 @@ def test_never_writes_over_an_input(tmp_path):
     with pytest.raises(OutputError, match="input"):
         write_workbook(hostile_case(), target)
     assert target.read_bytes() == b"input"
+
+
+def test_casebook_command(run_cli, tmp_path):
+    from connectmap.io.tables import read_table
+    from connectmap.operators import ALL_OPERATORS
+    from connectmap.report.tables import write_csv, write_geopackage
+
+    table = hostile_schools()
+    table["school_name"] = table["school_name"].str.replace("\ud800", "", regex=False)  # files hold no lone surrogates
+    table["longitude"], table["latitude"] = table.geometry.x, table.geometry.y
+    costed = write_geopackage(table, tmp_path / "costed.gpkg")
+    rejected = write_csv(pd.DataFrame({"source_row": [40], "reason": ["missing_coordinates"],
+                                       "Name": ["=HYPERLINK(1)"]}), tmp_path / "rejected.csv")
+    code, out, err = run_cli("casebook", costed, "--rejected", rejected, "--out", tmp_path / "out")
+    assert code == 0, err
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["investment_case.xlsx", "investment_case_hyperlink_x.xlsx",
+                       "investment_case_o_brien_mobile_net.xlsx", "investment_case_op.xlsx"]
+    # the workbook's figures are the model's, computed here from the same file
+    expected = investment_case(add_zero_rating(add_new_sites(read_table(costed)))).by_operator
+    book = load_workbook(tmp_path / "out" / "investment_case.xlsx", data_only=True)
+    sheet = book["Operators"]
+    header = [str(c.value).split(" [")[0] for c in sheet[1]]
+    total = next(row for row in sheet.iter_rows(values_only=True) if row[1] == ALL_OPERATORS)
+    for metric in ("zero_rating_cost_usd_per_year", "line_revenue_usd_per_year", "operator_npv_usd"):
+        assert total[header.index(metric)] == pytest.approx(expected.loc[ALL_OPERATORS, metric], abs=0.005)
+    assert f"{expected.loc[ALL_OPERATORS, 'zero_rating_gb_per_year']:,.0f} GB/year" in out
+    quality = [row for row in book["Data quality"].iter_rows(values_only=True) if row[0]]
+    assert ("=HYPERLINK(1)" in [cell for row in quality for cell in row])
+    assert any(str(row[0]).startswith("Rejected rows: 1") for row in quality)
+    # a table that was never enriched: one line naming the column and the fix, exit status 2
+    write_geopackage(table.drop(columns=["covering_operators"]), tmp_path / "bare.gpkg")
+    code, out, err = run_cli("casebook", tmp_path / "bare.gpkg", "--out", tmp_path / "out2")
+    assert code == 2
+    assert "covering_operators" in err and "connectmap enrich" in err and "Traceback" not in err
