@@ -180,6 +180,432 @@ def validate_command(
     typer.echo(f"wrote {out}/schools.gpkg, schools.csv, rejected.csv, quality.json")
 
 
+# --- map ------------------------------------------------------------------------------------------------------------
+_RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
+
+
+def parse_coverage_spec(spec: str) -> tuple[str | None, str | None, Path]:
+    """``TECH[:OPERATOR]=path`` (or just a path) -> (technology, operator, path)."""
+    head, sep, tail = spec.partition("=")
+    if not sep or Path(spec).exists():
+        return None, None, Path(spec)
+    tech, _, operator = head.partition(":")
+    if not tech.strip() or not tail.strip():
+        raise ConnectmapError(f"--coverage {spec!r}: expected TECH[:OPERATOR]=PATH, e.g. --coverage LTE:Orange=lte.tif")
+    return tech.strip(), operator.strip() or None, Path(tail.strip())
+
+
+@app.command("map")
+def map_command(
+    schools: Annotated[Path, typer.Argument(help="School table: a register (CSV, XLSX, ...) or a GeoPackage output.")],
+    out: Annotated[Path, typer.Option("--out", help="HTML map to write (one self-contained file).")],
+    png: Annotated[Path | None, typer.Option("--png", help="Also write a static PNG of the map.")] = None,
+    towers: Annotated[
+        list[Path] | None, typer.Option("--towers", help="Tower list or OpenCelliD export (repeatable).")
+    ] = None,
+    fibre: Annotated[list[Path] | None, typer.Option("--fibre", help="Fibre nodes and/or lines (repeatable).")] = None,
+    coverage: Annotated[
+        list[str] | None,
+        typer.Option("--coverage", metavar="TECH[:OPERATOR]=PATH",
+                     help="Coverage raster (.tif) or polygons, e.g. --coverage LTE:Orange=lte.gpkg (repeatable)."),
+    ] = None,
+    boundaries: Annotated[
+        Path | None, typer.Option("--boundaries", help="Country outline or admin regions (makes the choropleth).")
+    ] = None,
+    admin1_field: Annotated[str | None, typer.Option("--admin1-field", help="Region field of --boundaries.")] = None,
+    admin2_field: Annotated[str | None, typer.Option("--admin2-field", help="District field of --boundaries.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Map title.")] = None,
+    colour_by: Annotated[
+        str | None, typer.Option("--colour-by", help="connectivity, technology, cost_per_student_usd or npv_usd.")
+    ] = None,
+    basemap: Annotated[
+        str | None, typer.Option("--basemap", help="Base layer when the map opens: none (offline outlines) or tiles.")
+    ] = None,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Build an offline interactive HTML map (and optionally a PNG) of schools, towers, fibre and coverage."""
+    from connectmap.config import config_from_dict
+    from connectmap.report.files import check_not_input, protect_inputs
+    from connectmap.report.maps import coverage_overlays, write_map
+    from connectmap.validate import validate_schools
+
+    def check_outputs(inputs: list[Path | None]) -> None:
+        protect_inputs([p for p in inputs if p is not None])
+        for output in (out, png):
+            if output is not None:
+                check_not_input(output)
+
+    check_outputs([schools, config])
+    table, settings = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
+    # Layers not given on the command line come from the config file's [inputs] (paths relative to that file).
+    here = config.parent if config is not None else Path()
+    towers = towers or [here / p for p in settings.inputs.towers]
+    fibre = fibre or [here / p for p in settings.inputs.fibre]
+    boundaries = boundaries or (here / settings.inputs.boundaries if settings.inputs.boundaries else None)
+    coverage_specs = [parse_coverage_spec(spec) for spec in coverage or []] or [
+        (tech, operator, here / path) for tech, operator, path in map(parse_coverage_spec, settings.inputs.coverage)]
+    check_outputs([*towers, *fibre, *(p for _, _, p in coverage_specs), boundaries])
+    overrides = {"title": title, "colour_schools_by": colour_by, "basemap": basemap}
+    maps_data = {**settings.maps.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+    params = config_from_dict({"maps": maps_data}, origin="command line").maps
+    layers = read_map_layers(
+        towers=towers, fibre=fibre, coverage=coverage_specs, boundaries=boundaries,
+        admin1_field=admin1_field or settings.inputs.boundary_admin1_field,
+        admin2_field=admin2_field or settings.inputs.boundary_admin2_field,
+        operator_names=settings.inputs.operator_names,
+    )
+    outline = layers["boundaries"]
+    result = validate_schools(table, boundary=outline, params=settings.validation)
+    if len(result.rejected):
+        typer.echo(f"{len(result.rejected)} of {len(table)} rows cannot be placed on the map (run `connectmap "
+                   "validate` for the reasons)")
+    default_title = f"Schools of {settings.inputs.country}" if settings.inputs.country else f"Schools: {schools.name}"
+    enrich_params = getattr(settings, "enrich", None)
+    thresholds = enrich_params.thresholds.model_dump() if enrich_params is not None else None
+    layers["rasters"] = coverage_overlays(
+        layers.pop("coverage_rasters"), params,
+        {k.removesuffix("_dbm"): v for k, v in thresholds.items()} if thresholds else None,
+    )
+    write_map(out, result.clean, title=default_title, params=params, **layers)
+    typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(result.clean):,} schools)")
+    if png is not None:
+        from connectmap.report.static_map import write_static_map
+
+        write_static_map(png, result.clean, title=default_title, params=params, **layers)
+        typer.echo(f"wrote {png}")
+
+
+def read_map_layers(
+    *,
+    towers: list[Path],
+    fibre: list[Path],
+    coverage: list[tuple[str | None, str | None, Path]],
+    boundaries: Path | None,
+    admin1_field: str | None,
+    admin2_field: str | None,
+    operator_names: dict[str, str],
+) -> dict[str, object]:
+    """Read the map's layers through :mod:`connectmap.io` into the keywords of ``write_map``."""
+    import pandas as pd
+
+    from connectmap import io
+
+    tower_table = (pd.concat([io.read_towers(p, operator_names=operator_names) for p in towers], ignore_index=True)
+                   if towers else None)
+    network = io.read_fibre(fibre) if fibre else None
+    outline = (io.read_boundaries(boundaries, admin1_field=admin1_field, admin2_field=admin2_field)
+               if boundaries is not None else None)
+    polygons, rasters = [], []
+    for technology, operator, path in coverage:
+        if path.suffix.lower() in _RASTER_SUFFIXES:
+            rasters.append(io.open_raster(path, kind="coverage", technology=technology, operator=operator))
+        else:
+            polygons.append(io.read_coverage_polygons(path, technology=technology, operator=operator))
+    return {
+        "towers": tower_table, "fibre": network, "boundaries": outline,
+        "coverage_polygons": pd.concat(polygons, ignore_index=True) if polygons else None,
+        "coverage_rasters": rasters,
+    }
+
+
+# --- cost -----------------------------------------------------------------------------------------------------------
+@app.command("cost")
+def cost_command(
+    schools: Annotated[Path, typer.Argument(help="Enriched school table (GeoPackage or CSV written by connectmap).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    towers: Annotated[
+        list[Path] | None, typer.Option("--towers", help="Tower list for microwave links (repeatable).")
+    ] = None,
+    fibre: Annotated[
+        list[Path] | None, typer.Option("--fibre", help="Fibre nodes/lines backhauling towers (repeatable).")
+    ] = None,
+    dem: Annotated[Path | None, typer.Option("--dem", help="Elevation GeoTIFF for microwave line of sight.")] = None,
+    budget_usd: Annotated[
+        float | None, typer.Option("--budget-usd", help="Total rollout budget, spread over the plan years.")
+    ] = None,
+    budget_usd_per_year: Annotated[
+        float | None, typer.Option("--budget-usd-per-year", help="Rollout budget for each plan year.")
+    ] = None,
+    scenario: Annotated[
+        str, typer.Option("--scenario", help="Parameter set: low, base or high (low/high cost values).")
+    ] = "base",
+    layer: LayerOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Cost connecting every school: least-cost technology, NPV, shared fibre, budget rollout and sensitivity.
+
+    Writes costed_schools.gpkg/.csv, rollout.csv, rollout_years.csv, sensitivity.csv, scenarios.csv and
+    cost_by_admin1.csv to --out.
+    """
+    import pandas as pd
+
+    from connectmap import cost as costing
+    from connectmap import io, progress
+    from connectmap.config import load_config
+    from connectmap.io.tables import read_table
+    from connectmap.report.files import check_not_input, protect_inputs
+    from connectmap.report.tables import write_csv, write_geopackage
+
+    if budget_usd is not None and budget_usd_per_year is not None:
+        raise ConnectmapError("give --budget-usd or --budget-usd-per-year, not both")
+    if scenario not in ("low", "base", "high"):
+        raise ConnectmapError(f"--scenario {scenario!r}: use low, base or high")
+    settings = load_config(config)
+    towers = towers or [Path(p) for p in settings.inputs.towers]
+    fibre = fibre or [Path(p) for p in settings.inputs.fibre]
+    dem = dem or (Path(settings.inputs.dem) if settings.inputs.dem else None)
+    protect_inputs([p for p in (schools, config, dem, *towers, *fibre) if p is not None])
+    names = ("costed_schools.gpkg", "costed_schools.csv", "rollout.csv", "rollout_years.csv", "sensitivity.csv",
+             "scenarios.csv", "cost_by_admin1.csv")
+    for name in names:
+        check_not_input(out / name)
+    params = costing.cost_scenario(settings.cost, scenario)
+    if budget_usd is not None or budget_usd_per_year is not None:
+        params.plan.budget_usd = budget_usd
+        params.plan.budget_usd_per_year = budget_usd_per_year
+    table = read_table(schools, layer=layer)
+    if towers or fibre:
+        tower_table = (
+            pd.concat([io.read_towers(p, operator_names=settings.inputs.operator_names) for p in towers],
+                      ignore_index=True) if towers else None
+        )
+        network = io.read_fibre(fibre) if fibre else None
+        with progress.step("finding fibre-backhauled towers for microwave links"):
+            table = costing.add_microwave_options(table, tower_table, network, dem=dem, params=params)
+    with progress.step("costing every technology for every school"):
+        costed = costing.add_costs(table, params)
+        costed = costing.add_shared_fibre(costed, params)
+        rollout = costing.plan_rollout(costed, params)
+        costed = costing.add_rollout_year(costed, rollout)
+    with progress.step("sensitivity and scenarios"):
+        tornado = costing.sensitivity(costed, params)
+        scenarios = costing.scenario_totals(costed, settings.cost)
+    write_geopackage(costed, out / names[0])
+    write_csv(costed, out / names[1])
+    write_csv(rollout.schools, out / names[2])
+    write_csv(rollout.years, out / names[3])
+    write_csv(tornado, out / names[4])
+    write_csv(scenarios, out / names[5])
+    write_csv(costing.summarise(costed), out / names[6])
+    status = costed["cost_status"].value_counts()
+    chosen = costed["technology"].value_counts()
+    typer.echo(
+        f"costed {len(costed):,} schools: {status.get('connectable', 0):,} connectable ("
+        + ", ".join(f"{tech} {chosen.get(tech, 0):,}" for tech in ("fibre", "cellular", "microwave", "satellite"))
+        + f"), {status.get('not_connectable', 0):,} not connectable, {status.get('already_connected', 0):,} "
+        f"already connected; total NPV {costed['npv_usd'].sum():,.0f} USD ({params.finance.horizon_years} years at "
+        f"{params.finance.discount_rate_pct:g} %), shared fibre {costed['npv_usd_shared'].sum():,.0f} USD; "
+        f"rollout: {len(rollout.schools):,} schools in {int(rollout.years['year'].max())} year(s)"
+    )
+    typer.echo(f"wrote {', '.join(str(out / name) for name in names)}")
+
+
+# --- model (predicting unknown connectivity) -----------------------------------------------------------------------
+model_app = typer.Typer(
+    help="Train, evaluate and apply the model that predicts connectivity where the register does not say.",
+    no_args_is_help=True,
+)
+app.add_typer(model_app, name="model")
+
+if TYPE_CHECKING:
+    from connectmap.validate import ValidationResult
+
+TrustOption = Annotated[
+    str | None,
+    typer.Option(
+        "--trust-sha256", metavar="HASH",
+        help="Load a pickle/joblib model only if its SHA-256 is HASH, as published by its author "
+        "(pickles can run code; .skops files never need this).",
+    ),
+]
+
+
+def read_model_table(
+    path: Path, columns: list[str] | None, layer: str | None, sheet: str | None, encoding: str | None,
+    delimiter: str | None, crs: str | None, config_path: Path | None,
+) -> tuple[gpd.GeoDataFrame, ValidationResult, Config]:
+    """Read and validate a school table for the model commands; returns (clean table, validation result, config)."""
+    from connectmap.validate import validate_schools
+
+    table, settings = read_school_register(path, columns, layer, sheet, encoding, delimiter, crs, config_path)
+    result = validate_schools(table, params=settings.validation)
+    if len(result.rejected):
+        log.warning("%s: %d row(s) rejected by validation (not used): %s", path, len(result.rejected),
+                    ", ".join(f"{n} {reason}" for reason, n in result.summary["rejected_by_reason"].items()))
+    return result.clean, result, settings
+
+
+def _file_record(path: Path) -> dict[str, str]:
+    from connectmap.predict.persist import file_sha256
+
+    return {"path": str(path), "sha256": file_sha256(path)}
+
+
+@model_app.command("train")
+def model_train(
+    table: Annotated[Path, typer.Argument(help="Labelled school table (connectivity yes/no or 1/0), enriched.")],
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (*.skops); cards go beside it.")],
+    val: Annotated[
+        Path | None, typer.Option("--val", help="Separate labelled table to report validation scores on.")
+    ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option("--features", metavar="A,B*,!C",
+                     help="Extra numeric feature columns: names or patterns, comma-separated; !PATTERN leaves out."),
+    ] = None,
+    no_default_features: Annotated[
+        bool, typer.Option("--no-default-features", help="Use only the --features columns.")
+    ] = False,
+    estimator: Annotated[
+        str | None, typer.Option("--estimator", help="random_forest (default) or hist_gradient_boosting.")
+    ] = None,
+    group_by: Annotated[
+        str | None, typer.Option("--group-by", help="Spatial validation groups: grid (default), admin1 or admin2.")
+    ] = None,
+    cell_km: Annotated[
+        float | None, typer.Option("--cell-km", help="Grid cell side for validation groups, km.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Train a calibrated connectivity model, measured by spatial cross-validation; write it with its model card."""
+    from connectmap.config import config_from_dict
+    from connectmap.predict import save_model, train_connectivity_model
+    from connectmap.predict.card import scores_text
+    from connectmap.report.files import check_not_input, protect_inputs
+
+    protect_inputs([p for p in (table, val, config) if p is not None])
+    check_not_input(out)
+    train, _, settings = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
+    validation = read_model_table(val, columns, layer, sheet, encoding, delimiter, crs, config)[0] if val else None
+    overrides = {"estimator": estimator, "group_by": group_by, "cv_cell_km": cell_km, "random_seed": seed}
+    data = {**settings.predict.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+    params = config_from_dict({"predict": data}, origin="command line").predict
+    sources = {"training": _file_record(table), **({"validation": _file_record(val)} if val else {})}
+    model = train_connectivity_model(
+        train, features=features, use_default_features=not no_default_features, params=params,
+        validation=validation, sources=sources,
+    )
+    written = save_model(model, out)
+    typer.echo(f"features ({len(model.features)}): " + ", ".join(model.feature_names))
+    cv = model.card["cross_validation"]
+    typer.echo(f"spatial cross-validation on {table.name}: {cv['scheme']}")
+    for line in scores_text(cv):
+        typer.echo(line)
+    if model.card.get("validation"):
+        typer.echo(f"validation on {val.name if val else ''}:")
+        for line in scores_text(model.card["validation"]):
+            typer.echo(line)
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+@model_app.command("evaluate")
+def model_evaluate(
+    model: Annotated[Path, typer.Argument(help="Model file (*.skops).")],
+    table: Annotated[Path, typer.Argument(help="Labelled school table the model was not trained on.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the scores as JSON to this file.")] = None,
+    trust_sha256: TrustOption = None,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Score MODEL on TABLE: accuracy, F1, ROC AUC, Brier score, calibration and errors per region."""
+    from connectmap.predict import evaluate_model, load_model
+    from connectmap.predict.card import scores_text
+    from connectmap.report.files import check_not_input, protect_inputs
+    from connectmap.report.tables import write_json
+
+    protect_inputs([p for p in (model, table, config) if p is not None])
+    if out is not None:
+        check_not_input(out)
+    fitted = load_model(model, trusted_sha256=trust_sha256)
+    schools, _, _ = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
+    scores = evaluate_model(fitted, schools)
+    typer.echo(f"{model.name} on {table.name}" + (
+        f" ({scores['unlabelled']} schools with unknown connectivity skipped)" if scores["unlabelled"] else ""))
+    for line in scores_text(scores):
+        typer.echo(line)
+    if out is not None:
+        record = {"model": _file_record(model), "table": _file_record(table), **scores}
+        write_json(record, out)
+        typer.echo(f"wrote {out}")
+
+
+@model_app.command("predict")
+def model_predict(
+    model: Annotated[Path, typer.Argument(help="Model file (*.skops).")],
+    table: Annotated[Path, typer.Argument(help="School table, enriched like the training table.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", help="Probability from which an unknown school is predicted connected."),
+    ] = None,
+    trust_sha256: TrustOption = None,
+    columns: ColumnsOption = None,
+    layer: LayerOption = None,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    crs: CrsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Fill unknown connectivity: write schools.gpkg, schools.csv (with connectivity_probability and
+    connectivity_source), rejected.csv and predictions.json."""
+    from connectmap.predict import add_connectivity_predictions, load_model
+    from connectmap.predict.apply import PREDICTED, REPORTED, UNKNOWN
+    from connectmap.report.files import protect_inputs
+    from connectmap.report.tables import write_csv, write_geopackage, write_json
+
+    protect_inputs([p for p in (model, table, config) if p is not None])
+    if threshold is not None and not 0 < threshold < 1:
+        raise ConnectmapError(f"--threshold {threshold}: give a probability between 0 and 1, e.g. 0.5")
+    fitted = load_model(model, trusted_sha256=trust_sha256)
+    schools, validation, _ = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
+    result = add_connectivity_predictions(schools, fitted, threshold_probability=threshold)
+    source = result["connectivity_source"]
+    predicted = source == PREDICTED
+    summary = {
+        "model": _file_record(model),
+        "table": _file_record(table),
+        "threshold_probability": fitted.threshold_probability if threshold is None else threshold,
+        "rows_in": validation.summary["rows_in"],
+        "rows_rejected": len(validation.rejected),
+        "schools": len(result),
+        "reported": int((source == REPORTED).sum()),
+        "predicted": int(predicted.sum()),
+        "predicted_connected": int(result.loc[predicted, "connectivity"].sum()),
+        "unknown": int((source == UNKNOWN).sum()),
+        "model_cross_validation": {
+            k: fitted.card.get("cross_validation", {}).get(k) for k in ("accuracy", "f1", "roc_auc", "brier")
+        },
+    }
+    write_geopackage(result, out / "schools.gpkg")
+    write_csv(result, out / "schools.csv")
+    write_csv(validation.rejected, out / "rejected.csv")
+    write_json(summary, out / "predictions.json")
+    typer.echo(
+        f"{summary['schools']} schools: {summary['reported']} reported, {summary['predicted']} predicted "
+        f"({summary['predicted_connected']} connected), {summary['unknown']} unknown (no feature values)"
+    )
+    typer.echo(f"wrote {out}/schools.gpkg, schools.csv, rejected.csv, predictions.json")
+
+
 # --- layers: towers, fibre, boundaries, coverage polygons ------------------------------------------------------------
 @app.command("layers")
 def layers_command(
@@ -445,430 +871,99 @@ def enrich_command(
     typer.echo(f"wrote {', '.join(f'{out}/{name}' for name in written)}")
 
 
-# --- cost -----------------------------------------------------------------------------------------------------------
-@app.command("cost")
-def cost_command(
-    schools: Annotated[Path, typer.Argument(help="Enriched school table (GeoPackage or CSV written by connectmap).")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    towers: Annotated[
-        list[Path] | None, typer.Option("--towers", help="Tower list for microwave links (repeatable).")
-    ] = None,
-    fibre: Annotated[
-        list[Path] | None, typer.Option("--fibre", help="Fibre nodes/lines backhauling towers (repeatable).")
-    ] = None,
-    dem: Annotated[Path | None, typer.Option("--dem", help="Elevation GeoTIFF for microwave line of sight.")] = None,
-    budget_usd: Annotated[
-        float | None, typer.Option("--budget-usd", help="Total rollout budget, spread over the plan years.")
-    ] = None,
-    budget_usd_per_year: Annotated[
-        float | None, typer.Option("--budget-usd-per-year", help="Rollout budget for each plan year.")
-    ] = None,
-    scenario: Annotated[
-        str, typer.Option("--scenario", help="Parameter set: low, base or high (low/high cost values).")
-    ] = "base",
-    layer: LayerOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Cost connecting every school: least-cost technology, NPV, shared fibre, budget rollout and sensitivity.
-
-    Writes costed_schools.gpkg/.csv, rollout.csv, rollout_years.csv, sensitivity.csv, scenarios.csv and
-    cost_by_admin1.csv to --out.
-    """
-    import pandas as pd
-
-    from connectmap import cost as costing
-    from connectmap import io, progress
-    from connectmap.config import load_config
-    from connectmap.io.tables import read_table
-    from connectmap.report.files import check_not_input, protect_inputs
-    from connectmap.report.tables import write_csv, write_geopackage
-
-    if budget_usd is not None and budget_usd_per_year is not None:
-        raise ConnectmapError("give --budget-usd or --budget-usd-per-year, not both")
-    if scenario not in ("low", "base", "high"):
-        raise ConnectmapError(f"--scenario {scenario!r}: use low, base or high")
-    settings = load_config(config)
-    towers = towers or [Path(p) for p in settings.inputs.towers]
-    fibre = fibre or [Path(p) for p in settings.inputs.fibre]
-    dem = dem or (Path(settings.inputs.dem) if settings.inputs.dem else None)
-    protect_inputs([p for p in (schools, config, dem, *towers, *fibre) if p is not None])
-    names = ("costed_schools.gpkg", "costed_schools.csv", "rollout.csv", "rollout_years.csv", "sensitivity.csv",
-             "scenarios.csv", "cost_by_admin1.csv")
-    for name in names:
-        check_not_input(out / name)
-    params = costing.cost_scenario(settings.cost, scenario)
-    if budget_usd is not None or budget_usd_per_year is not None:
-        params.plan.budget_usd = budget_usd
-        params.plan.budget_usd_per_year = budget_usd_per_year
-    table = read_table(schools, layer=layer)
-    if towers or fibre:
-        tower_table = (
-            pd.concat([io.read_towers(p, operator_names=settings.inputs.operator_names) for p in towers],
-                      ignore_index=True) if towers else None
-        )
-        network = io.read_fibre(fibre) if fibre else None
-        with progress.step("finding fibre-backhauled towers for microwave links"):
-            table = costing.add_microwave_options(table, tower_table, network, dem=dem, params=params)
-    with progress.step("costing every technology for every school"):
-        costed = costing.add_costs(table, params)
-        costed = costing.add_shared_fibre(costed, params)
-        rollout = costing.plan_rollout(costed, params)
-        costed = costing.add_rollout_year(costed, rollout)
-    with progress.step("sensitivity and scenarios"):
-        tornado = costing.sensitivity(costed, params)
-        scenarios = costing.scenario_totals(costed, settings.cost)
-    write_geopackage(costed, out / names[0])
-    write_csv(costed, out / names[1])
-    write_csv(rollout.schools, out / names[2])
-    write_csv(rollout.years, out / names[3])
-    write_csv(tornado, out / names[4])
-    write_csv(scenarios, out / names[5])
-    write_csv(costing.summarise(costed), out / names[6])
-    status = costed["cost_status"].value_counts()
-    chosen = costed["technology"].value_counts()
-    typer.echo(
-        f"costed {len(costed):,} schools: {status.get('connectable', 0):,} connectable ("
-        + ", ".join(f"{tech} {chosen.get(tech, 0):,}" for tech in ("fibre", "cellular", "microwave", "satellite"))
-        + f"), {status.get('not_connectable', 0):,} not connectable, {status.get('already_connected', 0):,} "
-        f"already connected; total NPV {costed['npv_usd'].sum():,.0f} USD ({params.finance.horizon_years} years at "
-        f"{params.finance.discount_rate_pct:g} %), shared fibre {costed['npv_usd_shared'].sum():,.0f} USD; "
-        f"rollout: {len(rollout.schools):,} schools in {int(rollout.years['year'].max())} year(s)"
-    )
-    typer.echo(f"wrote {', '.join(str(out / name) for name in names)}")
-
-
-# --- map ------------------------------------------------------------------------------------------------------------
-_RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
-
-
-def parse_coverage_spec(spec: str) -> tuple[str | None, str | None, Path]:
-    """``TECH[:OPERATOR]=path`` (or just a path) -> (technology, operator, path)."""
-    head, sep, tail = spec.partition("=")
-    if not sep or Path(spec).exists():
-        return None, None, Path(spec)
-    tech, _, operator = head.partition(":")
-    if not tech.strip() or not tail.strip():
-        raise ConnectmapError(f"--coverage {spec!r}: expected TECH[:OPERATOR]=PATH, e.g. --coverage LTE:Orange=lte.tif")
-    return tech.strip(), operator.strip() or None, Path(tail.strip())
-
-
-@app.command("map")
-def map_command(
-    schools: Annotated[Path, typer.Argument(help="School table: a register (CSV, XLSX, ...) or a GeoPackage output.")],
-    out: Annotated[Path, typer.Option("--out", help="HTML map to write (one self-contained file).")],
-    png: Annotated[Path | None, typer.Option("--png", help="Also write a static PNG of the map.")] = None,
+# --- run and demo: the whole pipeline ----------------------------------------------------------------------------
+@app.command("run")
+def run_command(
+    schools: Annotated[Path | None, typer.Option("--schools", help="School register (any supported format).")] = None,
     towers: Annotated[
         list[Path] | None, typer.Option("--towers", help="Tower list or OpenCelliD export (repeatable).")
     ] = None,
-    fibre: Annotated[list[Path] | None, typer.Option("--fibre", help="Fibre nodes and/or lines (repeatable).")] = None,
     coverage: Annotated[
         list[str] | None,
         typer.Option("--coverage", metavar="TECH[:OPERATOR]=PATH",
-                     help="Coverage raster (.tif) or polygons, e.g. --coverage LTE:Orange=lte.gpkg (repeatable)."),
+                     help="Coverage raster or polygons; a bare PATH when its tags/fields say (repeatable)."),
     ] = None,
-    boundaries: Annotated[
-        Path | None, typer.Option("--boundaries", help="Country outline or admin regions (makes the choropleth).")
+    fibre: Annotated[list[Path] | None, typer.Option("--fibre", help="Fibre nodes and/or lines (repeatable).")] = None,
+    population: Annotated[Path | None, typer.Option("--population", help="Population raster.")] = None,
+    population_value: Annotated[
+        str | None, typer.Option("--population-value", help="count (people per pixel) or density (people/km²); "
+                                 "read from the raster's 'value' tag when not given."),
     ] = None,
-    admin1_field: Annotated[str | None, typer.Option("--admin1-field", help="Region field of --boundaries.")] = None,
-    admin2_field: Annotated[str | None, typer.Option("--admin2-field", help="District field of --boundaries.")] = None,
-    title: Annotated[str | None, typer.Option("--title", help="Map title.")] = None,
-    colour_by: Annotated[
-        str | None, typer.Option("--colour-by", help="connectivity, technology, cost_per_student_usd or npv_usd.")
+    boundaries: Annotated[Path | None, typer.Option("--boundaries", help="Admin regions or country outline.")] = None,
+    admin1_field: Annotated[str | None, typer.Option("--admin1-field", help="Boundary field with admin1.")] = None,
+    admin2_field: Annotated[str | None, typer.Option("--admin2-field", help="Boundary field with admin2.")] = None,
+    operator_name: Annotated[
+        list[str] | None, typer.Option("--operator-name", metavar="CODE=NAME",
+                                       help="Operator name of an OpenCelliD network (MCC-MNC) or a code in a tower "
+                                       "list, e.g. 740-1=Claro (repeatable)."),
     ] = None,
-    basemap: Annotated[
-        str | None, typer.Option("--basemap", help="Base layer when the map opens: none (offline outlines) or tiles.")
-    ] = None,
+    dem: Annotated[Path | None, typer.Option("--dem", help="Elevation GeoTIFF (microwave line of sight).")] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="Connectivity model (.skops).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default reports/<name>/).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Name of the run (default: from the config).")] = None,
     columns: ColumnsOption = None,
-    layer: LayerOption = None,
-    sheet: SheetOption = None,
-    encoding: EncodingOption = None,
-    delimiter: DelimiterOption = None,
-    crs: CrsOption = None,
     config: ConfigOption = None,
+    png: Annotated[bool, typer.Option("--png/--no-png", help="Also write a static map.png.")] = True,
 ) -> None:
-    """Build an offline interactive HTML map (and optionally a PNG) of schools, towers, fibre and coverage."""
-    from connectmap.config import config_from_dict
-    from connectmap.report.files import check_not_input, protect_inputs
-    from connectmap.report.maps import coverage_overlays, write_map
-    from connectmap.validate import validate_schools
+    """Run everything: read, validate, enrich, predict, cost, zero-rate, plan, and write maps and workbooks.
 
-    def check_outputs(inputs: list[Path | None]) -> None:
-        protect_inputs([p for p in inputs if p is not None])
-        for output in (out, png):
-            if output is not None:
-                check_not_input(output)
+    Inputs come from the options, or from the [inputs] section of --config (options win). Writes schools.gpkg,
+    schools.csv, rejected.csv, quality.json, map.html, map.png, investment_case.xlsx (+ one per operator),
+    rollout and sensitivity tables, summary.md and manifest.json.
+    """
+    from connectmap.config import load_config
+    from connectmap.io.inputs import absolute_inputs
+    from connectmap.pipeline import run
 
-    check_outputs([schools, config])
-    table, settings = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
-    # Layers not given on the command line come from the config file's [inputs] (paths relative to that file).
-    here = config.parent if config is not None else Path()
-    towers = towers or [here / p for p in settings.inputs.towers]
-    fibre = fibre or [here / p for p in settings.inputs.fibre]
-    boundaries = boundaries or (here / settings.inputs.boundaries if settings.inputs.boundaries else None)
-    coverage_specs = [parse_coverage_spec(spec) for spec in coverage or []] or [
-        (tech, operator, here / path) for tech, operator, path in map(parse_coverage_spec, settings.inputs.coverage)]
-    check_outputs([*towers, *fibre, *(p for _, _, p in coverage_specs), boundaries])
-    overrides = {"title": title, "colour_schools_by": colour_by, "basemap": basemap}
-    maps_data = {**settings.maps.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
-    params = config_from_dict({"maps": maps_data}, origin="command line").maps
-    layers = read_map_layers(
-        towers=towers, fibre=fibre, coverage=coverage_specs, boundaries=boundaries,
-        admin1_field=admin1_field or settings.inputs.boundary_admin1_field,
-        admin2_field=admin2_field or settings.inputs.boundary_admin2_field,
-        operator_names=settings.inputs.operator_names,
-    )
-    outline = layers["boundaries"]
-    result = validate_schools(table, boundary=outline, params=settings.validation)
-    if len(result.rejected):
-        typer.echo(f"{len(result.rejected)} of {len(table)} rows cannot be placed on the map (run `connectmap "
-                   "validate` for the reasons)")
-    default_title = f"Schools of {settings.inputs.country}" if settings.inputs.country else f"Schools: {schools.name}"
-    enrich_params = getattr(settings, "enrich", None)
-    thresholds = enrich_params.thresholds.model_dump() if enrich_params is not None else None
-    layers["rasters"] = coverage_overlays(
-        layers.pop("coverage_rasters"), params,
-        {k.removesuffix("_dbm"): v for k, v in thresholds.items()} if thresholds else None,
-    )
-    write_map(out, result.clean, title=default_title, params=params, **layers)
-    typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(result.clean):,} schools)")
-    if png is not None:
-        from connectmap.report.static_map import write_static_map
-
-        write_static_map(png, result.clean, title=default_title, params=params, **layers)
-        typer.echo(f"wrote {png}")
-
-
-def read_map_layers(
-    *,
-    towers: list[Path],
-    fibre: list[Path],
-    coverage: list[tuple[str | None, str | None, Path]],
-    boundaries: Path | None,
-    admin1_field: str | None,
-    admin2_field: str | None,
-    operator_names: dict[str, str],
-) -> dict[str, object]:
-    """Read the map's layers through :mod:`connectmap.io` into the keywords of ``write_map``."""
-    import pandas as pd
-
-    from connectmap import io
-
-    tower_table = (pd.concat([io.read_towers(p, operator_names=operator_names) for p in towers], ignore_index=True)
-                   if towers else None)
-    network = io.read_fibre(fibre) if fibre else None
-    outline = (io.read_boundaries(boundaries, admin1_field=admin1_field, admin2_field=admin2_field)
-               if boundaries is not None else None)
-    polygons, rasters = [], []
-    for technology, operator, path in coverage:
-        if path.suffix.lower() in _RASTER_SUFFIXES:
-            rasters.append(io.open_raster(path, kind="coverage", technology=technology, operator=operator))
-        else:
-            polygons.append(io.read_coverage_polygons(path, technology=technology, operator=operator))
-    return {
-        "towers": tower_table, "fibre": network, "boundaries": outline,
-        "coverage_polygons": pd.concat(polygons, ignore_index=True) if polygons else None,
-        "coverage_rasters": rasters,
+    settings = load_config(config)
+    # Paths in the config are relative to the config file; paths given here are relative to the working folder.
+    inputs = absolute_inputs(settings.inputs, config.parent if config else None)
+    options = {
+        "towers": [str(p) for p in towers or []], "coverage": coverage, "fibre": [str(p) for p in fibre or []],
+        "population": population and str(population), "boundaries": boundaries and str(boundaries),
+        "dem": dem and str(dem), "model": model and str(model), "name": name,
+        "population_value": population_value, "boundary_admin1_field": admin1_field,
+        "boundary_admin2_field": admin2_field,
     }
+    given = inputs.model_dump(mode="json") | {k: v for k, v in options.items() if v}
+    given["schools"]["path"] = str(schools) if schools else given["schools"]["path"]
+    given["schools"]["columns"] |= parse_mapping(columns, "--columns")
+    given["operator_names"] |= parse_mapping(operator_name, "--operator-name")
+    inputs = absolute_inputs(type(inputs).model_validate(given), Path.cwd())
+    settings = settings.model_copy(update={"inputs": inputs})
+    result = run(settings, out=out, png=png)
+    print_run_result(result)
 
 
-# --- model (predicting unknown connectivity) -----------------------------------------------------------------------
-model_app = typer.Typer(
-    help="Train, evaluate and apply the model that predicts connectivity where the register does not say.",
-    no_args_is_help=True,
-)
-app.add_typer(model_app, name="model")
-
-if TYPE_CHECKING:
-    from connectmap.validate import ValidationResult
-
-TrustOption = Annotated[
-    str | None,
-    typer.Option(
-        "--trust-sha256", metavar="HASH",
-        help="Load a pickle/joblib model only if its SHA-256 is HASH, as published by its author "
-        "(pickles can run code; .skops files never need this).",
-    ),
-]
-
-
-def read_model_table(
-    path: Path, columns: list[str] | None, layer: str | None, sheet: str | None, encoding: str | None,
-    delimiter: str | None, crs: str | None, config_path: Path | None,
-) -> tuple[gpd.GeoDataFrame, ValidationResult, Config]:
-    """Read and validate a school table for the model commands; returns (clean table, validation result, config)."""
-    from connectmap.validate import validate_schools
-
-    table, settings = read_school_register(path, columns, layer, sheet, encoding, delimiter, crs, config_path)
-    result = validate_schools(table, params=settings.validation)
-    if len(result.rejected):
-        log.warning("%s: %d row(s) rejected by validation (not used): %s", path, len(result.rejected),
-                    ", ".join(f"{n} {reason}" for reason, n in result.summary["rejected_by_reason"].items()))
-    return result.clean, result, settings
-
-
-def _file_record(path: Path) -> dict[str, str]:
-    from connectmap.predict.persist import file_sha256
-
-    return {"path": str(path), "sha256": file_sha256(path)}
-
-
-@model_app.command("train")
-def model_train(
-    table: Annotated[Path, typer.Argument(help="Labelled school table (connectivity yes/no or 1/0), enriched.")],
-    out: Annotated[Path, typer.Option("--out", help="Model file to write (*.skops); cards go beside it.")],
-    val: Annotated[
-        Path | None, typer.Option("--val", help="Separate labelled table to report validation scores on.")
-    ] = None,
-    features: Annotated[
-        str | None,
-        typer.Option("--features", metavar="A,B*,!C",
-                     help="Extra numeric feature columns: names or patterns, comma-separated; !PATTERN leaves out."),
-    ] = None,
-    no_default_features: Annotated[
-        bool, typer.Option("--no-default-features", help="Use only the --features columns.")
-    ] = False,
-    estimator: Annotated[
-        str | None, typer.Option("--estimator", help="random_forest (default) or hist_gradient_boosting.")
-    ] = None,
-    group_by: Annotated[
-        str | None, typer.Option("--group-by", help="Spatial validation groups: grid (default), admin1 or admin2.")
-    ] = None,
-    cell_km: Annotated[
-        float | None, typer.Option("--cell-km", help="Grid cell side for validation groups, km.")
-    ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
-    columns: ColumnsOption = None,
-    layer: LayerOption = None,
-    sheet: SheetOption = None,
-    encoding: EncodingOption = None,
-    delimiter: DelimiterOption = None,
-    crs: CrsOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Train a calibrated connectivity model, measured by spatial cross-validation; write it with its model card."""
-    from connectmap.config import config_from_dict
-    from connectmap.predict import save_model, train_connectivity_model
-    from connectmap.predict.card import scores_text
-    from connectmap.report.files import check_not_input, protect_inputs
-
-    protect_inputs([p for p in (table, val, config) if p is not None])
-    check_not_input(out)
-    train, _, settings = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
-    validation = read_model_table(val, columns, layer, sheet, encoding, delimiter, crs, config)[0] if val else None
-    overrides = {"estimator": estimator, "group_by": group_by, "cv_cell_km": cell_km, "random_seed": seed}
-    data = {**settings.predict.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
-    params = config_from_dict({"predict": data}, origin="command line").predict
-    sources = {"training": _file_record(table), **({"validation": _file_record(val)} if val else {})}
-    model = train_connectivity_model(
-        train, features=features, use_default_features=not no_default_features, params=params,
-        validation=validation, sources=sources,
-    )
-    written = save_model(model, out)
-    typer.echo(f"features ({len(model.features)}): " + ", ".join(model.feature_names))
-    cv = model.card["cross_validation"]
-    typer.echo(f"spatial cross-validation on {table.name}: {cv['scheme']}")
-    for line in scores_text(cv):
-        typer.echo(line)
-    if model.card.get("validation"):
-        typer.echo(f"validation on {val.name if val else ''}:")
-        for line in scores_text(model.card["validation"]):
-            typer.echo(line)
-    typer.echo("wrote " + ", ".join(str(p) for p in written))
-
-
-@model_app.command("evaluate")
-def model_evaluate(
-    model: Annotated[Path, typer.Argument(help="Model file (*.skops).")],
-    table: Annotated[Path, typer.Argument(help="Labelled school table the model was not trained on.")],
-    out: Annotated[Path | None, typer.Option("--out", help="Also write the scores as JSON to this file.")] = None,
-    trust_sha256: TrustOption = None,
-    columns: ColumnsOption = None,
-    layer: LayerOption = None,
-    sheet: SheetOption = None,
-    encoding: EncodingOption = None,
-    delimiter: DelimiterOption = None,
-    crs: CrsOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Score MODEL on TABLE: accuracy, F1, ROC AUC, Brier score, calibration and errors per region."""
-    from connectmap.predict import evaluate_model, load_model
-    from connectmap.predict.card import scores_text
-    from connectmap.report.files import check_not_input, protect_inputs
-    from connectmap.report.tables import write_json
-
-    protect_inputs([p for p in (model, table, config) if p is not None])
-    if out is not None:
-        check_not_input(out)
-    fitted = load_model(model, trusted_sha256=trust_sha256)
-    schools, _, _ = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
-    scores = evaluate_model(fitted, schools)
-    typer.echo(f"{model.name} on {table.name}" + (
-        f" ({scores['unlabelled']} schools with unknown connectivity skipped)" if scores["unlabelled"] else ""))
-    for line in scores_text(scores):
-        typer.echo(line)
-    if out is not None:
-        record = {"model": _file_record(model), "table": _file_record(table), **scores}
-        write_json(record, out)
-        typer.echo(f"wrote {out}")
-
-
-@model_app.command("predict")
-def model_predict(
-    model: Annotated[Path, typer.Argument(help="Model file (*.skops).")],
-    table: Annotated[Path, typer.Argument(help="School table, enriched like the training table.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    threshold: Annotated[
-        float | None,
-        typer.Option("--threshold", help="Probability from which an unknown school is predicted connected."),
-    ] = None,
-    trust_sha256: TrustOption = None,
-    columns: ColumnsOption = None,
-    layer: LayerOption = None,
-    sheet: SheetOption = None,
-    encoding: EncodingOption = None,
-    delimiter: DelimiterOption = None,
-    crs: CrsOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Fill unknown connectivity: write schools.gpkg, schools.csv (with connectivity_probability and
-    connectivity_source), rejected.csv and predictions.json."""
-    from connectmap.predict import add_connectivity_predictions, load_model
-    from connectmap.predict.apply import PREDICTED, REPORTED, UNKNOWN
-    from connectmap.report.files import protect_inputs
-    from connectmap.report.tables import write_csv, write_geopackage, write_json
-
-    protect_inputs([p for p in (model, table, config) if p is not None])
-    if threshold is not None and not 0 < threshold < 1:
-        raise ConnectmapError(f"--threshold {threshold}: give a probability between 0 and 1, e.g. 0.5")
-    fitted = load_model(model, trusted_sha256=trust_sha256)
-    schools, validation, _ = read_model_table(table, columns, layer, sheet, encoding, delimiter, crs, config)
-    result = add_connectivity_predictions(schools, fitted, threshold_probability=threshold)
-    source = result["connectivity_source"]
-    predicted = source == PREDICTED
-    summary = {
-        "model": _file_record(model),
-        "table": _file_record(table),
-        "threshold_probability": fitted.threshold_probability if threshold is None else threshold,
-        "rows_in": validation.summary["rows_in"],
-        "rows_rejected": len(validation.rejected),
-        "schools": len(result),
-        "reported": int((source == REPORTED).sum()),
-        "predicted": int(predicted.sum()),
-        "predicted_connected": int(result.loc[predicted, "connectivity"].sum()),
-        "unknown": int((source == UNKNOWN).sum()),
-        "model_cross_validation": {
-            k: fitted.card.get("cross_validation", {}).get(k) for k in ("accuracy", "f1", "roc_auc", "brier")
-        },
-    }
-    write_geopackage(result, out / "schools.gpkg")
-    write_csv(result, out / "schools.csv")
-    write_csv(validation.rejected, out / "rejected.csv")
-    write_json(summary, out / "predictions.json")
+def print_run_result(result: object) -> None:
+    """Headline figures and the output folder, for the terminal."""
+    figures = result.summary  # type: ignore[attr-defined]
     typer.echo(
-        f"{summary['schools']} schools: {summary['reported']} reported, {summary['predicted']} predicted "
-        f"({summary['predicted_connected']} connected), {summary['unknown']} unknown (no feature values)"
+        f"{figures['schools']:,} schools ({figures['rejected']:,} rows rejected): {figures['connectable']:,} "
+        f"connectable, net present cost USD {figures['npv_usd']:,.0f}; zero-rating "
+        f"{figures['zero_rating_gb_per_year']:,.0f} GB/year costing operators USD "
+        f"{figures['zero_rating_usd_per_year']:,.0f}/year"
     )
-    typer.echo(f"wrote {out}/schools.gpkg, schools.csv, rejected.csv, predictions.json")
+    for note in figures["missing_layers"]:
+        typer.echo(f"  note: {note}")
+    typer.echo(f"wrote {result.out}/: " + ", ".join(result.outputs))  # type: ignore[attr-defined]
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", help="Output folder for the reports.")] = Path("reports/demo"),
+    data: Annotated[Path, typer.Option("--data", help="Folder for the generated demo inputs.")] = Path("data/demo"),
+    schools: Annotated[int, typer.Option("--schools", help="Number of schools in the demo register.")] = 3000,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the demo generator.")] = None,
+) -> None:
+    """Generate the demo country (data/demo/) with connectmap's own code, then run the whole pipeline on it."""
+    from connectmap.demo import DEMO_SEED, generate_demo_country
+    from connectmap.pipeline import run
+
+    country = generate_demo_country(data, seed=DEMO_SEED if seed is None else seed, n_schools=schools)
+    typer.echo(f"generated the demo country in {data}/")
+    result = run(country.config, out=out)
+    print_run_result(result)
 
 
 def main(argv: list[str] | None = None) -> int:

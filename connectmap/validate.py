@@ -185,7 +185,8 @@ def validate_schools(
     fixed = swapped[keep]
     if fixed.any():
         geometry[fixed] = shapely.points(lon[keep][fixed], lat[keep][fixed])
-    clean_gdf = gpd.GeoDataFrame(clean, geometry=geometry, crs=4326)
+    # A fresh 0..n-1 index: source_row identifies the rows; later steps need not carry the gaps of rejected rows.
+    clean_gdf = gpd.GeoDataFrame(clean.reset_index(drop=True), geometry=geometry, crs=4326)
     clean_gdf.attrs = dict(schools.attrs)
 
     summary = _summary(schools.attrs, n_in, clean_gdf, rejected, checks, normalised)

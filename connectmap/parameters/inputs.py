@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from connectmap.parameters._base import Section, param
 
 
@@ -43,11 +45,18 @@ class InputsParams(Section):
     )
     fibre: list[str] = param([], unit="paths", description="Fibre nodes and lines (GeoJSON, GPKG, Shapefile, OFDS).")
     population: str | None = param(None, unit="path", description="Population raster (counts or density).")
+    population_value: Literal["count", "density"] | None = param(
+        None, unit="-",
+        description="What the population pixels hold: \"count\" (people per pixel) or \"density\" (people/km²); "
+        "read from the raster's 'value' tag when not given.",
+    )
     boundaries: str | None = param(None, unit="path", description="Country outline or admin regions.")
     boundary_admin1_field: str | None = param(
         None, unit="-", description="Field of the boundaries file holding the admin1 name.")
     boundary_admin2_field: str | None = param(
         None, unit="-", description="Field of the boundaries file holding the admin2 name.")
+    boundary_layer: str | None = param(
+        None, unit="-", description="Layer of the boundaries file (GeoPackage layer, TopoJSON object).")
     dem: str | None = param(None, unit="path", description="Elevation GeoTIFF for microwave line-of-sight checks.")
     model: str | None = param(None, unit="path", description="Connectivity model (.skops) to fill unknown values.")
     out: str | None = param(None, unit="path", description="Output folder (default reports/<name>/).")
