@@ -110,7 +110,7 @@ def _microwave_inputs(n: int, with_dem: bool):
     import geopandas as gpd
     import numpy as np
     import rasterio
-    from rasterio.transform import from_origin
+    from affine import Affine
     from shapely.geometry import LineString
 
     rng = np.random.default_rng(4)
@@ -131,7 +131,7 @@ def _microwave_inputs(n: int, with_dem: bool):
             relief = (300.0 + 40.0 * np.sin(cols / 40.0) * np.cos(rows / 55.0)
                       + rng.normal(0.0, 5.0, (1_440, 1_440))).astype("float32")
             with rasterio.open(dem, "w", driver="GTiff", height=1_440, width=1_440, count=1, dtype="float32",
-                               crs="EPSG:4326", transform=from_origin(-17.0, 27.0, 1 / 120, 1 / 120),
+                               crs="EPSG:4326", transform=Affine(1 / 120, 0.0, -17.0, 0.0, -1 / 120, 27.0),
                                nodata=-9999.0, tiled=True) as out:
                 out.write(relief, 1)
     return schools, towers, fibre, dem

@@ -11,7 +11,7 @@ import pandas as pd
 import pyproj
 import pytest
 import rasterio
-from rasterio.transform import from_origin
+from affine import Affine
 from shapely.geometry import LineString, Point
 
 import connectmap.io.dem as dem_module
@@ -25,8 +25,9 @@ GEOD = pyproj.Geod(ellps="WGS84")
 
 
 def write_dem(path, data, *, west=-0.5, north=0.5, res=0.001, crs="EPSG:4326", nodata=-9999.0):
+    transform = Affine(res, 0.0, west, 0.0, -res, north)  # north-up, pixel size res
     with rasterio.open(path, "w", driver="GTiff", height=data.shape[0], width=data.shape[1], count=1,
-                       dtype="float32", crs=crs, transform=from_origin(west, north, res, res), nodata=nodata) as dst:
+                       dtype="float32", crs=crs, transform=transform, nodata=nodata) as dst:
         dst.write(data.astype("float32"), 1)
     return path
 
@@ -98,7 +99,7 @@ def test_dem_errors(tmp_path):
         sample_points(tmp_path / "none.tif", [0.0], [0.0])
     path = tmp_path / "nocrs.tif"
     with rasterio.open(path, "w", driver="GTiff", height=4, width=4, count=1, dtype="float32",
-                       transform=from_origin(0, 4, 1, 1)) as dst:
+                       transform=Affine(1.0, 0.0, 0.0, 0.0, -1.0, 4.0)) as dst:
         dst.write(np.zeros((4, 4), dtype="float32"), 1)
     with pytest.raises(CRSError, match="no coordinate reference system"):
         sample_points(path, [0.5], [3.5])

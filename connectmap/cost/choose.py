@@ -73,6 +73,18 @@ def first_reason(checks: list[tuple[NDArray[np.bool_], Reason]], size: int) -> N
     return codes
 
 
+def cheapest(npv: list[NDArray[np.float64]]) -> NDArray[np.int64]:
+    """Position of the lowest NPV per school among technologies (NaN = infeasible); -1 where all are NaN.
+
+    Exact ties go to the technology listed first (``argmin`` keeps the first of equal values), i.e. the order of
+    :data:`~connectmap.parameters.cost.COST_TECHNOLOGIES`.
+    """
+    ranked = np.column_stack([np.where(np.isnan(values), np.inf, values) for values in npv])
+    chosen = np.argmin(ranked, axis=1)
+    best = np.take_along_axis(ranked, chosen[:, None], axis=1)[:, 0]
+    return np.where(np.isfinite(best), chosen, -1).astype(np.int64)
+
+
 def least_cost(costs: list[TechnologyCost], finance: FinanceParams) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Index of the cheapest feasible technology per school (by NPV) and the NPV matrix.
 
@@ -82,11 +94,8 @@ def least_cost(costs: list[TechnologyCost], finance: FinanceParams) -> tuple[NDA
         ``chosen[i]`` is the position in ``costs`` of the technology with the lowest NPV for school ``i`` (-1
         where none is feasible); ``npv`` has shape ``(schools, technologies)`` with NaN where infeasible.
     """
-    npv = np.column_stack([cost.npv_usd(finance) for cost in costs])
-    ranked = np.where(np.isnan(npv), np.inf, npv)
-    chosen = np.argmin(ranked, axis=1)  # argmin keeps the first of equal values: the tie order of COST_TECHNOLOGIES
-    chosen = np.where(np.isfinite(ranked[np.arange(len(ranked)), chosen]), chosen, -1)
-    return chosen.astype(np.int64), npv
+    npv = [cost.npv_usd(finance) for cost in costs]
+    return cheapest(npv), np.column_stack(npv)
 
 
 def reason_combinations(costs: list[TechnologyCost]) -> tuple[NDArray[np.int64], list[str]]:
@@ -118,9 +127,3 @@ def reason_combinations(costs: list[TechnologyCost]) -> tuple[NDArray[np.int64],
         parts = [f"{cost.technology}:{REASONS[code]}" for cost, code in pairs if code]
         texts.append(";".join(parts))
     return inverse.ravel().astype(np.int64), texts
-
-
-def reasons_text(costs: list[TechnologyCost]) -> NDArray[np.object_]:
-    """``infeasible_reasons`` per school as Python strings (see :func:`reason_combinations`)."""
-    codes, texts = reason_combinations(costs)
-    return np.asarray(texts, dtype=object)[codes] if texts else np.empty(0, dtype=object)

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from connectmap.columns import describe
 from connectmap.cost._table import labels_array, replace_columns
 from connectmap.cost.cashflow import TechnologyCost
-from connectmap.cost.choose import least_cost, reason_combinations
+from connectmap.cost.choose import cheapest, least_cost, reason_combinations
 from connectmap.cost.demand import add_demand, append_flag_once
 from connectmap.cost.inputs import CostInputs
 from connectmap.cost.technologies import TECHNOLOGY_FUNCTIONS
@@ -126,9 +126,7 @@ def cost_columns(
     totals = [cost.totals(finance, masked=False) for cost in costs]
     usable = [costed & cost.feasible for cost in costs]
     npv = [np.where(ok, total[NPV], np.nan) for ok, total in zip(usable, totals, strict=True)]
-    ranked = np.column_stack([np.where(np.isnan(v), np.inf, v) for v in npv])
-    chosen = np.argmin(ranked, axis=1)  # argmin keeps the first of equal values: the tie order of COST_TECHNOLOGIES
-    chosen = np.where(np.isfinite(np.take_along_axis(ranked, chosen[:, None], axis=1)[:, 0]), chosen, -1)
+    chosen = cheapest(npv)
     columns: dict[str, NDArray | pd.api.extensions.ExtensionArray] = {}
     columns[TECHNOLOGY] = labels_array(chosen, list(COST_TECHNOLOGIES))
     for name in (CAPEX, OPEX, NPV, TCO, *SIDE_COLUMNS.values()):
