@@ -25,24 +25,29 @@ COLUMNS = ["radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range",
 
 
 def synthetic_export(n_cells: int, seed: int = 5) -> Path:
-    """A headerless gzip OpenCelliD export: sites in a Kenya-sized box, 60% in 25 towns, sectors scattered 300 m.
+    """A headerless gzip OpenCelliD export at constant density: 250,000 cells per Kenya-sized area (7 x 9 degrees,
+    25 towns), the area growing with the size, 60% of sites in towns, sectors scattered 300 m around their site.
 
-    Each site has 1-3 technologies with 1-3 sectors each; LTE cells carry ECI = eNodeB * 256 + sector.
+    Each cell belongs to a random site (4 cells per site on average); LTE cells carry ECI = eNodeB * 256 + sector.
     """
     import numpy as np
     import pandas as pd
 
-    path = Path(WORK) / f"opencellid_{n_cells}.csv.gz"
+    path = Path(WORK) / f"opencellid_v2_{n_cells}.csv.gz"
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     n_sites = n_cells // 4
-    towns = np.column_stack([rng.uniform(34, 41, 25), rng.uniform(-4.5, 4.5, 25)])
+    scale = (n_cells / 250_000) ** 0.5
+    width, height = 7 * scale, 9 * scale
+    n_towns = max(1, round(25 * scale**2))
+    towns = np.column_stack([rng.uniform(0, width, n_towns), rng.uniform(-height / 2, height / 2, n_towns)])
     in_town = rng.random(n_sites) < 0.6
-    town = rng.integers(0, 25, n_sites)
-    site_lon = np.where(in_town, towns[town, 0] + rng.normal(0, 0.05, n_sites), rng.uniform(34, 41, n_sites))
-    site_lat = np.where(in_town, towns[town, 1] + rng.normal(0, 0.05, n_sites), rng.uniform(-4.5, 4.5, n_sites))
+    town = rng.integers(0, n_towns, n_sites)
+    site_lon = np.where(in_town, towns[town, 0] + rng.normal(0, 0.05, n_sites), rng.uniform(0, width, n_sites))
+    site_lat = np.where(in_town, towns[town, 1] + rng.normal(0, 0.05, n_sites),
+                        rng.uniform(-height / 2, height / 2, n_sites))
     site = rng.integers(0, n_sites, n_cells)
     net = site % 3
     radio = rng.choice(np.array(["GSM", "UMTS", "LTE"]), n_cells, p=[0.3, 0.5, 0.2])
@@ -67,7 +72,7 @@ def read_export(path: str) -> str:
 
 
 def _cells(path: str) -> object:
-    """Cells as cells_to_sites expects them, without the timed reading."""
+    """Cells as read_towers hands them to cells_to_sites (numeric identities), without the timed reading."""
     import numpy as np
     import pandas as pd
 
@@ -78,10 +83,9 @@ def _cells(path: str) -> object:
     lte = (tech == "LTE").to_numpy()
     return pd.DataFrame({
         "operator": table["net"].astype(str), "technology": tech, "lon": table["lon"], "lat": table["lat"],
-        "range_m": table["range"], "samples": table["samples"],
-        "cell_key": table["net"].astype(str) + "-" + tech + "-" + table["area"].astype(str) + "-"
-        + table["cell"].astype(str),
-        "site_hint": pd.Series(np.where(lte, "eNB" + (table["cell"] // 256).astype(str), None), dtype="string"),
+        "range_m": table["range"], "samples": table["samples"], "mcc": table["mcc"], "mnc": table["net"],
+        "area": table["area"], "cell": table["cell"],
+        "site_hint": pd.Series(np.where(lte, table["cell"] // 256, 0), dtype="Int64").where(lte),
     })
 
 

@@ -419,3 +419,23 @@ def test_layers_command_writes_what_it_read_and_the_rows_set_aside(tmp_path, run
     before = (own / "towers.gpkg").read_bytes()
     code, _, stderr = run_cli("layers", "--towers", own / "towers.gpkg", "--out", own)
     assert code == 2 and "towers.gpkg" in stderr and (own / "towers.gpkg").read_bytes() == before
+
+
+def test_truncated_gzip_and_odd_first_lines(tmp_path):
+    path = write(tmp_path / "full.csv.gz", hand_case() * 200, gz=True)
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(InputError, match=r"cut\.csv\.gz"):
+        read_towers(cut)
+    # Headerless detection is by shape: an unknown radio on the first line is still an OpenCelliD row (rejected).
+    odd = write(tmp_path / "odd.csv", [ocid("WIMAX", 1, 1, 1, -79.0, -1.0), ocid("GSM", 1, 1, 2, -78.0, -1.0)])
+    towers, rejected = read_towers(odd, return_rejected=True)
+    assert rejected["source_row"].tolist() == [1] and towers["technology"].tolist() == ["GSM"]
+    # A short line (fields missing) is rejected, not misread.
+    short = write(tmp_path / "short.csv", [ocid("GSM", 1, 1, 1, -79.0, -1.0), "LTE,740,1,5"])
+    towers, rejected = read_towers(short, return_rejected=True)
+    assert rejected["source_row"].tolist() == [2] and "lon is missing" in rejected["reason"].iloc[0]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputError, match="the file is empty"):
+        read_towers(empty)
