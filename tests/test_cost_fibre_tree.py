@@ -174,3 +174,24 @@ def test_shared_is_never_dearer_than_independent():
     params.fibre.economies_of_scale = False
     off = add_shared_fibre(add_costs(schools, params), params)
     np.testing.assert_array_equal(off["npv_usd_shared"].to_numpy(), off["npv_usd"].to_numpy())
+
+
+def test_one_school_and_schools_already_on_fibre():
+    # a single school (the smallest tree) takes shared fibre through a school already on fibre 0.11 km away
+    params = simple_params(6_000.0)
+    schools = gpd.GeoDataFrame(
+        {"source_row": [2, 3], "num_students": [100.0, 100.0],
+         "electricity_availability": pd.array([True, True], dtype="boolean"),
+         "connectivity": pd.array([None, True], dtype="boolean"),
+         "connectivity_type_govt": [None, "Fibre optic"],
+         "fiber_node_distance": [30.0, 30.0]},
+        geometry=gpd.points_from_xy([0.0, 0.001], [0.0, 0.0]), crs="EPSG:4326",
+    )
+    out = add_shared_fibre(add_costs(schools, params), params)
+    # independent: fibre is 30 km away (beyond 20 km) -> satellite 6,000; shared: 0.1113 km x 1,000 = 111.32
+    assert out["technology"].iloc[0] == "satellite"
+    assert out["technology_shared"].iloc[0] == "fibre"
+    assert out["fibre_link_km_shared"].iloc[0] == pytest.approx(float(geodesic_km(0.0, 0.0, 0.001, 0.0)), abs=1e-9)
+    assert out["npv_usd_shared"].iloc[0] == pytest.approx(111.32, abs=0.01)
+    assert out["fibre_parent_shared"].iloc[0] == "network"
+    assert out["cost_status"].iloc[1] == "already_connected" and pd.isna(out["technology_shared"].iloc[1])

@@ -174,16 +174,20 @@ def spanning_tree(
     first = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])]
     lo, hi, length = lo[first], hi[first], length[first]
     graph = sp.csr_matrix((length + _EPSILON_KM, (lo, hi)), shape=(n + 1, n + 1))
-    tree = minimum_spanning_tree(graph)
-    tree = (tree + tree.T).tocsr()
+    tree = minimum_spanning_tree(graph).tocoo()
     _, predecessors = breadth_first_order(tree, root, directed=False, return_predecessors=True)
     hops = shortest_path(tree, directed=False, unweighted=True, indices=root)
     parent = predecessors[:n].astype(np.int64)
     reachable = parent >= 0
-    parent = np.where(reachable, np.where(parent == root, -1, parent), -2)
-    link = np.full(n, np.nan)
+    # each school's link is the tree edge to its parent: look it up by its (smaller, larger) end pair
+    edge_key = np.minimum(tree.row, tree.col).astype(np.int64) * (n + 1) + np.maximum(tree.row, tree.col)
+    order = np.argsort(edge_key)
     rows = np.flatnonzero(reachable)
-    link[rows] = np.asarray(tree[rows, predecessors[rows]]).ravel() - _EPSILON_KM
+    wanted = np.minimum(rows, parent[rows]) * (n + 1) + np.maximum(rows, parent[rows])
+    found = order[np.searchsorted(edge_key, wanted, sorter=order)]
+    link = np.full(n, np.nan)
+    link[rows] = tree.data[found] - _EPSILON_KM
+    parent = np.where(reachable, np.where(parent == root, -1, parent), -2)
     depth = np.where(reachable, hops[:n], -1).astype(np.int64)
     return parent, np.maximum(link, 0.0), depth
 
