@@ -6,6 +6,10 @@ km²) times the pixel's exact area on the WGS84 ellipsoid (pixels shrink with la
 the exact area of overlap (:func:`connectmap.io.rasters.disk_sum`), so on a coarse raster (20 km cells) a 1 km disk
 gets density x 3.14 km², not a whole pixel's people. Nodata pixels count as nobody; a school whose disk reaches no
 valid pixel (outside the raster) gets NaN (unknown).
+
+Disks of ``population_convolve_min_px`` pixels or more (a 10 km disk on a 1 km raster) are summed by convolution
+at pixel centres and bilinear interpolation: cost independent of the number of schools, error measured under 0.5 %
+median (see :func:`connectmap.io.rasters.disk_sum`).
 """
 
 from __future__ import annotations
@@ -65,7 +69,8 @@ def add_population(
             schools[column] = np.full(len(schools), np.nan)
             continue
         schools[column] = disk_sum(population, lon, lat, radius * 1000.0,
-                                   max_bytes=params.raster_window_mb * 1024 * 1024)
+                                   max_bytes=params.raster_window_mb * 1024 * 1024,
+                                   convolve_min_px=params.population_convolve_min_px)
     if population is not None:
         log.info("population: %d schools from %s", len(schools), population.path.name)
     return schools

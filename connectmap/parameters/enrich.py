@@ -101,6 +101,12 @@ class EnrichParams(Section):
         [1.0, 2.0, 3.0, 5.0, 10.0], unit="km", description="Radii for the pop_within_<R>km sums.",
         source="Giga school features",
     )
+    population_convolve_min_px: float = param(
+        8.0, unit="pixels", gt=0,
+        description="Population disks at least this many pixels in radius are summed by convolution at pixel "
+        "centres and interpolated (faster, error measured under 0.5 % median); smaller ones exactly.",
+        source="connectmap; measured in benchmarks/bench_enrich.py",
+    )
     per_operator: bool = param(
         True, unit="-",
         description="Also add nearest_<TECH>_distance__<operator> and nearest_<TECH>_id__<operator> per operator.",

@@ -1,0 +1,151 @@
+"""Compiled kernel for exact population sums in disks (numba).
+
+Why compiled: the exact sum needs the area of overlap between each school's disk and every pixel the disk's edge
+crosses -- about 8 pixels per pixel of radius, per school and radius. Vectorised numpy spends ~2 µs per such pixel
+on temporary arrays (17 s for 1M schools at 1 km on a 1 km raster); this loop does the same arithmetic in tens of
+nanoseconds, in parallel over schools. The geometry is the same as in :mod:`connectmap.io.rasters` (ellipse of
+the disk in pixel space from the local Jacobian; whole pixels by row prefix sums; partial pixels by the exact
+circle-polygon intersection area).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, inline="always")
+def _sector(r: float, ux: float, uy: float, vx: float, vy: float) -> float:
+    return 0.5 * r * r * math.atan2(ux * vy - uy * vx, ux * vx + uy * vy)
+
+
+@numba.njit(cache=True)
+def _segment_area(ax: float, ay: float, bx: float, by: float, r: float) -> float:
+    """Signed area of disk(origin, r) intersected with triangle(origin, a, b)."""
+    dx, dy = bx - ax, by - ay
+    qa = dx * dx + dy * dy
+    if qa <= 0.0:
+        return 0.0
+    qb = ax * dx + ay * dy
+    qc = ax * ax + ay * ay - r * r
+    disc = qb * qb - qa * qc
+    if disc > 0.0:
+        root = math.sqrt(disc)
+        t1 = min(max((-qb - root) / qa, 0.0), 1.0)
+        t2 = min(max((-qb + root) / qa, t1), 1.0)
+    else:
+        t1 = 1.0
+        t2 = 1.0
+    p1x, p1y = ax + t1 * dx, ay + t1 * dy
+    p2x, p2y = ax + t2 * dx, ay + t2 * dy
+    return _sector(r, ax, ay, p1x, p1y) + 0.5 * (p1x * p2y - p1y * p2x) + _sector(r, p2x, p2y, bx, by)
+
+
+@numba.njit(cache=True)
+def _pixel_overlap(j00: float, j01: float, j10: float, j11: float, dc: float, dr: float, r: float) -> float:
+    """Area (m²) of the disk inside the pixel whose top-left corner is (dc, dr) pixels from the centre."""
+    # Quick exits on the bounding box in metres: wholly outside the disk, or wholly inside it.
+    xs = (j00 * dc + j01 * dr, j00 * (dc + 1) + j01 * dr, j00 * (dc + 1) + j01 * (dr + 1), j00 * dc + j01 * (dr + 1))
+    ys = (j10 * dc + j11 * dr, j10 * (dc + 1) + j11 * dr, j10 * (dc + 1) + j11 * (dr + 1), j10 * dc + j11 * (dr + 1))
+    x_lo, x_hi = min(xs), max(xs)
+    y_lo, y_hi = min(ys), max(ys)
+    nx = min(max(0.0, x_lo), x_hi)
+    ny = min(max(0.0, y_lo), y_hi)
+    if nx * nx + ny * ny >= r * r:
+        return 0.0
+    far = 0.0
+    for k in range(4):
+        far = max(far, xs[k] * xs[k] + ys[k] * ys[k])
+    if far <= r * r:
+        return abs(j00 * j11 - j01 * j10)
+    area = 0.0
+    cx = (0.0, 1.0, 1.0, 0.0)
+    cy = (0.0, 0.0, 1.0, 1.0)
+    for k in range(4):
+        px, py = dc + cx[k], dr + cy[k]
+        qx, qy = dc + cx[(k + 1) % 4], dr + cy[(k + 1) % 4]
+        area += _segment_area(j00 * px + j01 * py, j10 * px + j11 * py, j00 * qx + j01 * qy, j10 * qx + j11 * qy, r)
+    return abs(area)
+
+
+@numba.njit(cache=True, inline="always")
+def _chord(q00: float, q01: float, q11: float, r: float, dy: float) -> tuple[float, float, bool]:
+    disc = (q01 * dy) ** 2 - q00 * (q11 * dy * dy - r * r)
+    if disc < 0.0:
+        return 0.0, 0.0, False
+    root = math.sqrt(disc)
+    return (-q01 * dy - root) / q00, (-q01 * dy + root) / q00, True
+
+
+@numba.njit(parallel=True, cache=True)
+def disk_sums(cum, okcum, per_m2, ok, col, row, jinv, iscale, pscale, radius, total, valid):
+    """Add each point's disk sum (window coordinates) to ``total`` and its valid-pixel count to ``valid``.
+
+    ``cum``/``okcum``: row prefix sums of people per pixel and of the valid mask, shape (h, w + 1); ``per_m2``:
+    people per m² (times ``pscale``) for partly covered pixels; ``jinv``: (n, 2, 2) metres per pixel;
+    ``iscale``/``pscale``: per-point factors for whole and partial pixels.
+    """
+    h, w = ok.shape
+    r = radius
+    for i in numba.prange(col.size):
+        j00, j01, j10, j11 = jinv[i, 0, 0], jinv[i, 0, 1], jinv[i, 1, 0], jinv[i, 1, 1]
+        q00 = j00 * j00 + j10 * j10
+        q01 = j00 * j01 + j10 * j11
+        q11 = j01 * j01 + j11 * j11
+        det = q00 * q11 - q01 * q01
+        if not (det > 0.0):
+            continue
+        ext_col = math.sqrt(r * r * q11 / det)
+        ext_row = math.sqrt(r * r * q00 / det)
+        y_left = q01 * r / math.sqrt(q11 * det)
+        c, rw = col[i], row[i]
+        r_lo = max(math.floor(rw - ext_row), 0)
+        r_hi = min(math.floor(rw + ext_row), h - 1)
+        t_sum = 0.0
+        v_sum = 0.0
+        for rr in range(r_lo, r_hi + 1):
+            y0 = rr - rw
+            y1 = y0 + 1.0
+            yc0 = max(y0, -ext_row)
+            yc1 = min(y1, ext_row)
+            lo0, hi0, _ = _chord(q00, q01, q11, r, yc0)
+            lo1, hi1, _ = _chord(q00, q01, q11, r, yc1)
+            lo = -ext_col if yc0 <= y_left <= yc1 else min(lo0, lo1)
+            hi = ext_col if yc0 <= -y_left <= yc1 else max(hi0, hi1)
+            lo_c = max(math.floor(c + lo), 0)
+            hi_c = min(math.floor(c + hi), w - 1)
+            if hi_c < lo_c:
+                continue
+            a0, b0, ok0 = _chord(q00, q01, q11, r, y0)
+            a1, b1, ok1 = _chord(q00, q01, q11, r, y1)
+            fin_lo, fin_hi = lo_c, lo_c - 1
+            if ok0 and ok1:
+                fin_lo = max(math.ceil(c + max(a0, a1)), 0)
+                fin_hi = min(math.floor(c + min(b0, b1)) - 1, w - 1)
+            if fin_hi >= fin_lo:
+                t_sum += (cum[rr, fin_hi + 1] - cum[rr, fin_lo]) * iscale[i]
+                v_sum += okcum[rr, fin_hi + 1] - okcum[rr, fin_lo]
+                left_end, right_start = fin_lo - 1, fin_hi + 1
+            else:
+                left_end, right_start = hi_c, hi_c + 1
+            for cc in range(lo_c, left_end + 1):
+                ov = _pixel_overlap(j00, j01, j10, j11, cc - c, rr - rw, r)
+                t_sum += per_m2[rr, cc] * ov * pscale[i]
+                if ok[rr, cc] and ov > 0.0:
+                    v_sum += 1.0
+            for cc in range(right_start, hi_c + 1):
+                ov = _pixel_overlap(j00, j01, j10, j11, cc - c, rr - rw, r)
+                t_sum += per_m2[rr, cc] * ov * pscale[i]
+                if ok[rr, cc] and ov > 0.0:
+                    v_sum += 1.0
+        total[i] += t_sum
+        valid[i] += v_sum
+
+
+def warm_up() -> None:
+    """Compile (or load from cache) the kernel on a tiny input."""
+    z = np.zeros((1, 2))
+    disk_sums(z, z, np.zeros((1, 1)), np.zeros((1, 1), dtype=np.bool_), np.zeros(1), np.zeros(1),
+              np.eye(2).reshape(1, 2, 2), np.ones(1), np.ones(1), 1.0, np.zeros(1), np.zeros(1))
