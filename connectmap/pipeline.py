@@ -134,7 +134,7 @@ def run(
             delimiter=spec.delimiter, crs=spec.crs,
         )
         layers = load_layers(inputs, config_dir)
-    steps.counts["read"] = {"rows": len(register)}
+    steps.counts["read"] = {"rows": len(register), "layer_rows_rejected": len(layers.rejected)}
 
     with steps.step("validate", "validating schools"):
         validation = validate_schools(register, boundary=layers.boundaries, params=config.validation)
@@ -245,13 +245,17 @@ def _report(
     write_csv(schools, stage / "schools.csv")
     write_csv(validation.rejected, stage / "rejected.csv")
     write_json(validation.summary, stage / "quality.json")
+    extra = []
+    if len(layers.rejected):
+        write_csv(layers.rejected, stage / "layers_rejected.csv")
+        extra.append("layers_rejected.csv")
     write_csv(rollout.schools, stage / "rollout.csv")
     write_csv(rollout.years, stage / "rollout_years.csv")
     write_csv(sensitivity, stage / "sensitivity.csv")
     write_csv(scenarios, stage / "scenarios.csv")
     write_csv(by_region, stage / "cost_by_admin1.csv")
-    written = ["schools.gpkg", "schools.csv", "rejected.csv", "quality.json", "rollout.csv", "rollout_years.csv",
-               "sensitivity.csv", "scenarios.csv", "cost_by_admin1.csv"]
+    written = ["schools.gpkg", "schools.csv", "rejected.csv", "quality.json", *extra, "rollout.csv",
+               "rollout_years.csv", "sensitivity.csv", "scenarios.csv", "cost_by_admin1.csv"]
 
     title = f"Schools of {config.inputs.country}" if config.inputs.country else f"Schools: {config.inputs.name}"
     thresholds = {k.removesuffix("_dbm"): v for k, v in config.enrich.thresholds.model_dump().items()}

@@ -63,7 +63,11 @@ def parse_coverage_spec(spec: str) -> tuple[str | None, str | None, Path]:
 
 @dataclass
 class Layers:
-    """Every layer of a run, read; ``None`` (or empty) where not given."""
+    """Every layer of a run, read; ``None`` (or empty) where not given.
+
+    ``rejected`` holds the tower rows and fibre features that could not be used, each with the ``file`` it came
+    from and a ``reason``; a run writes them to ``layers_rejected.csv``.
+    """
 
     towers: gpd.GeoDataFrame | None = None
     coverage_rasters: list[RasterLayer] = field(default_factory=list)
@@ -73,6 +77,7 @@ class Layers:
     boundaries: gpd.GeoDataFrame | None = None
     dem: Path | None = None
     files: dict[str, list[Path]] = field(default_factory=dict)
+    rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def missing_notes(self) -> list[str]:
         """What the outputs lack because of each missing layer."""
@@ -145,9 +150,15 @@ def load_layers(inputs: InputsParams, base_dir: Path | None = None) -> Layers:
         Folder that relative paths are relative to (the config file's folder), or ``None`` for the working folder.
     """
     layers = Layers(files=input_files(inputs, base_dir))
+    rejected = []
     towers = layers.files.get("towers", [])
     if towers:
-        tables = [read_towers(path, operator_names=inputs.operator_names) for path in towers]
+        tables = []
+        for path in towers:
+            # a few bad rows in a tower list are set aside with their reason, not a reason to stop the run
+            table, bad = read_towers(path, operator_names=inputs.operator_names, return_rejected=True)
+            tables.append(table)
+            rejected.append(bad.assign(layer="towers", file=str(path)))
         layers.towers = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     polygons = []
     for spec in inputs.coverage:
@@ -161,6 +172,11 @@ def load_layers(inputs: InputsParams, base_dir: Path | None = None) -> Layers:
         layers.coverage_polygons = pd.concat(polygons, ignore_index=True)
     if "fibre" in layers.files:
         layers.fibre = read_fibre(layers.files["fibre"])
+        rejected.append(layers.fibre.rejected.assign(layer="fibre"))
+    rejected = [table for table in rejected if len(table)]
+    if rejected:
+        layers.rejected = pd.concat(rejected, ignore_index=True)
+        log.warning("%d tower row(s) or fibre feature(s) set aside (see layers_rejected.csv)", len(layers.rejected))
     if "population" in layers.files:
         layers.population = open_raster(
             layers.files["population"][0], kind="population", value=inputs.population_value
