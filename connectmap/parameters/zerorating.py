@@ -62,13 +62,14 @@ class OperatorCaseParams(Section):
         description="Radio equipment of a new 4G site: three sector antennas, radio unit, baseband, power "
         "system with generator and battery, cabinet.",
         source="pytal COSTS greenfield 4G: 3 x 1,500 antennas + 4,000 RRU + 4 x 1,500 (fronthaul, processing, "
-        "S1/X2, control) + 2 x 250 (cooling, power converter) + 5,000 power system + 500 cabinet",
+        "S1/X2, control) + 2 x 250 (cooling, power converter) + 5,000 power system + 500 cabinet; low/high: "
+        "connectmap range",
     )
     new_site_civil_works_usd: float = param(
         20_000.0, unit="USD", ge=0, low=6_667.0, high=40_000.0,
         description="Passive infrastructure of a new site: tower, civil materials, transport, installation.",
         source="pytal COSTS tower 5,000 + civil_materials 5,000 + transportation 5,000 + installation 5,000; low: "
-        "pytal passive sharing among 3 networks",
+        "pytal passive sharing among 3 networks; high: connectmap (remote site, twice pytal)",
     )
     new_site_backhaul_usd: float = param(
         20_000.0, unit="USD", ge=0, low=20_000.0, high=60_000.0,
@@ -79,7 +80,7 @@ class OperatorCaseParams(Section):
         10.0, unit="%/year", ge=0, le=100, low=5.0, high=15.0,
         description="Yearly operation and maintenance of a new site's equipment and backhaul, as a share of their "
         "capital cost.",
-        source="pytal GLOBAL_PARAMETERS opex_percentage_of_capex 10",
+        source="pytal GLOBAL_PARAMETERS opex_percentage_of_capex 10; low/high: connectmap range",
     )
     new_site_rental_usd_per_year: float = param(
         1_000.0, unit="USD/year", ge=0, low=333.0, high=4_000.0,
@@ -119,12 +120,12 @@ class OperatorCaseParams(Section):
     operator_discount_rate_pct: float = param(
         15.0, unit="%/year", ge=0, le=100, low=10.0, high=20.0,
         description="The operator's discount rate (weighted average cost of capital) for its NPV.",
-        source="pytal COUNTRY_PARAMETERS financials wacc 15",
+        source="pytal COUNTRY_PARAMETERS financials wacc 15; low/high: connectmap range",
     )
     ministry_discount_rate_pct: float = param(
         5.0, unit="%/year", ge=0, le=100, low=2.0, high=8.0,
         description="The ministry's discount rate for the present value of the package and the in-kind value.",
-        source="pytal discount_rate 5 %; ITU CPP interest_rate 2 %",
+        source="pytal discount_rate 5 %; low: ITU CPP interest_rate 2 %; high: connectmap",
     )
     ministry_new_site_subsidy_pct: float = param(
         0.0, unit="%", ge=0, le=100,
