@@ -7,7 +7,8 @@ Columns added (Giga's names where Giga has them; distances in km, ellipsoidal ge
 * ``nearest_<TECH>_distance__<operator>``, ``nearest_<TECH>_id__<operator>``: the same among one operator's sites
   (operator names as column-safe slugs, see :func:`connectmap.enrich._common.operator_slug`); towers whose
   operator is unknown count only in the all-operator columns.
-* ``towers_within_<R>km``: distinct sites (any technology, any operator) within R km.
+* ``towers_within_<R>km``: distinct sites (any technology, any operator) within R km; a site is one ``site_id``
+  (at the position of its first row).
 """
 
 from __future__ import annotations
@@ -64,12 +65,10 @@ def _nearest_into(out: dict[str, object], n: int, lon: np.ndarray, lat: np.ndarr
                   dist_col: str, id_col: str) -> None:
     slon, slat = layer_lonlat(sites)
     hit = PointIndex(slon, slat).nearest(lon, lat)
-    ids = sites["site_id"].astype("str").to_numpy(dtype=object)
-    found = hit.index >= 0
-    id_values = np.full(n, None, dtype=object)
-    id_values[found] = ids[hit.index[found]]
+    # take() on the string array (no Python loop); -1 (no site) becomes missing.
+    ids = pd.array(sites["site_id"], dtype="str")
     out[dist_col] = hit.distance_km
-    out[id_col] = pd.array(id_values, dtype="str")
+    out[id_col] = ids.take(hit.index, allow_fill=True)
 
 
 def add_nearest_towers(
@@ -118,8 +117,8 @@ def add_nearest_towers(
     if have:
         # Count distinct sites: a site carrying GSM and LTE is one row per technology in the tower table.
         slon, slat = layer_lonlat(towers)
-        key = pd.DataFrame({"site": towers["site_id"].astype("str").to_numpy(), "lon": slon, "lat": slat})
-        first = ~key.duplicated().to_numpy()
+        codes, _ = pd.factorize(towers["site_id"])
+        _, first = np.unique(codes, return_index=True)  # first row of each site
         index = PointIndex(slon[first], slat[first])
     for radius in params.tower_count_radii_km:
         column = towers_within_column(radius)
