@@ -505,21 +505,22 @@ class PolylineIndex:
         chord, vid = self._tree.query(qxyz, k=list(range(1, k + 1)), workers=-1)
         radius = geodesic_upper_km(chord[:, 0]) + self._half_gap_km
         take = chord <= radius[:, None]
-        owner = np.nonzero(take)[0]
-        cand_seg = self._vertex_seg[vid[take]]
+        # Candidate segments per query, deduplicated within each row of the k-neighbour matrix.
+        seg_mat = np.where(take, self._vertex_seg[vid], -1)
+        seg_mat.sort(axis=1)
+        keep = seg_mat >= 0
+        keep[:, 1:] &= seg_mat[:, 1:] != seg_mat[:, :-1]
         # Queries whose k-th neighbour is still inside the radius may have more candidates: ask for all of them.
         more = np.flatnonzero(take[:, -1]) if k < self._tree.n else np.empty(0, dtype=np.int64)
+        keep[more] = False
+        owner, seg = np.nonzero(keep)[0], seg_mat[keep]
         if more.size:
-            keep = ~np.isin(owner, more)
-            owner, cand_seg = owner[keep], cand_seg[keep]
             rad = np.minimum(radius[more], 3.0 * _A_KM)
             o2, c2 = _flatten(self._tree.query_ball_point(qxyz[more], r=rad, workers=-1), more.size)
-            owner = np.concatenate([owner, more[o2]])
-            cand_seg = np.concatenate([cand_seg, self._vertex_seg[c2]])
-        # One row per (query, segment).
-        n_seg = np.int64(self.seg_line.size)
-        key = np.unique(owner.astype(np.int64) * n_seg + cand_seg)
-        owner, seg = key // n_seg, key % n_seg
+            n_seg = np.int64(self.seg_line.size)
+            key = np.unique(more[o2].astype(np.int64) * n_seg + self._vertex_seg[c2])
+            owner = np.concatenate([owner, key // n_seg])
+            seg = np.concatenate([seg, key % n_seg])
         foot = _arc_foot(unit_vectors(qlon[owner], qlat[owner]), self.a[seg], self.b[seg])
         flon, flat = _unit_to_lonlat(foot)
         fchord = np.linalg.norm(ecef_km(flon, flat) - qxyz[owner], axis=1)
