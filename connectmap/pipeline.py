@@ -218,6 +218,9 @@ def _zero_rate(schools: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, Any
     from connectmap.operators import add_new_sites, investment_case
     from connectmap.zerorating import add_zero_rating
 
+    if "covering_operators" not in schools.columns:
+        # No tower or coverage data names an operator: coverage by operator is unknown, so nothing is priced.
+        schools = schools.assign(covering_operators=pd.Series(pd.NA, index=schools.index, dtype="string"))
     schools = add_new_sites(schools, config.zerorating)
     schools = add_zero_rating(schools, config.zerorating)
     return schools, investment_case(schools, config.zerorating)
