@@ -49,12 +49,12 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from connectmap.columns import ADMIN1, CONNECTIVITY, COVERAGE_AVAILABILITY, NUM_STUDENTS, TECHNOLOGIES, describe
-from connectmap.cost._table import boolean_column, coordinates, numeric_column, replace_columns, text_column
 from connectmap.enrich.towers import nearest_distance_column
 from connectmap.errors import ConfigError
 from connectmap.formulas import Col, FormulaTable, Name
 from connectmap.geodesy import PointIndex
 from connectmap.parameters.zerorating import ZeroRatingParams
+from connectmap.table import boolean_column, coordinates, numeric_column, replace_columns, text_column
 from connectmap.zerorating import (
     LEARNING_GB,
     NEW_SITE,

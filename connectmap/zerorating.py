@@ -41,10 +41,10 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from connectmap.columns import COVERAGE_AVAILABILITY, COVERAGE_TYPE, NUM_STUDENTS, NUM_TEACHERS, describe
-from connectmap.cost._table import boolean_column, numeric_column, replace_columns
 from connectmap.errors import ConfigError, SchemaError
 from connectmap.formulas import Col, Exact, FormulaTable, If, IsNumber, Name, SafeDiv, Text, total
 from connectmap.parameters.zerorating import ZeroRatingParams
+from connectmap.table import boolean_column, numeric_column, replace_columns
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from connectmap.columns import NUM_STUDENTS, QUALITY_FLAGS, describe
-from connectmap.cost._table import numeric_column
 from connectmap.parameters.cost import CostParams, DemandParams
 from connectmap.quality import append_flag, flag_code
+from connectmap.table import numeric_column
 
 BANDWIDTH_DEMAND = describe(
     "bandwidth_demand_mbps",

@@ -36,12 +36,12 @@ from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree, sho
 from scipy.spatial import Delaunay, QhullError
 
 from connectmap.columns import CONNECTIVITY, CONNECTIVITY_TYPE_GOVT, SOURCE_ROW, describe
-from connectmap.cost._table import boolean_column, coordinates, numeric_column, replace_columns, text_column
 from connectmap.cost.inputs import CostInputs
 from connectmap.cost.model import CAPEX, NPV, OPEX, TCO, TECHNOLOGY, costed_mask
 from connectmap.cost.technologies import fibre
 from connectmap.geodesy import PointIndex, geodesic_km, unit_vectors
 from connectmap.parameters.cost import CostParams
+from connectmap.table import boolean_column, coordinates, numeric_column, replace_columns, text_column
 
 log = logging.getLogger(__name__)
 

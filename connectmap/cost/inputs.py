@@ -30,11 +30,11 @@ from connectmap.columns import (
     TECHNOLOGIES,
     describe,
 )
-from connectmap.cost._table import boolean_column, category_codes, coordinates, numeric_column, text_column
 from connectmap.cost.choose import REASONS, Reason, reason_code
 from connectmap.cost.demand import BANDWIDTH_DEMAND, bandwidth_demand_mbps
 from connectmap.errors import SchemaError, where
 from connectmap.parameters.cost import CostParams
+from connectmap.table import boolean_column, category_codes, coordinates, numeric_column, text_column
 
 FIBER_NODE_DISTANCE = "fiber_node_distance"
 FIBER_LINE_DISTANCE = "fiber_line_distance_km"

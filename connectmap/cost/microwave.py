@@ -34,12 +34,12 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from connectmap.columns import TOWER_HEIGHT_M, TOWER_SITE_ID, describe
-from connectmap.cost._table import coordinates, replace_columns
 from connectmap.cost.choose import Reason
 from connectmap.cost.inputs import MICROWAVE_DISTANCE, MICROWAVE_REASON
 from connectmap.geodesy import PointIndex, PolylineIndex, geodesic_km, unit_vectors
 from connectmap.io.dem import ElevationProfiles, read_elevation_profiles
 from connectmap.parameters.cost import CostParams, MicrowaveParams
+from connectmap.table import coordinates, replace_columns
 
 log = logging.getLogger(__name__)
 

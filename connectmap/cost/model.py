@@ -15,7 +15,6 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from connectmap.columns import describe
-from connectmap.cost._table import labels_array, replace_columns
 from connectmap.cost.cashflow import TechnologyCost
 from connectmap.cost.choose import cheapest, least_cost, reason_combinations
 from connectmap.cost.demand import add_demand, append_flag_once
@@ -23,6 +22,7 @@ from connectmap.cost.inputs import CostInputs
 from connectmap.cost.technologies import TECHNOLOGY_FUNCTIONS
 from connectmap.parameters.cost import COST_TECHNOLOGIES, CostParams
 from connectmap.quality import flag_code
+from connectmap.table import labels_array, replace_columns
 
 log = logging.getLogger(__name__)
 

@@ -40,10 +40,10 @@ from connectmap.columns import (
     SOURCE_ROW,
     describe,
 )
-from connectmap.cost._table import numeric_column, text_column
 from connectmap.cost.model import CAPEX, COST_PER_STUDENT, OPEX, TECHNOLOGY
 from connectmap.errors import ConfigError, SchemaError
 from connectmap.parameters.cost import CostParams, PlanParams
+from connectmap.table import numeric_column, text_column
 
 ROLLOUT_YEAR = describe("rollout_year", "Plan year in which the school is connected (empty: not in the plan)", "year")
 PRIORITY = describe("priority", "Position of the school in the rollout order (1 = first)", "rank")

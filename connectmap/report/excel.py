@@ -221,7 +221,7 @@ class _Workbook:
                 key, key, "count", "number", inputs[key], note=meaning(key)[0] + " (empty: unknown)", width=11,
             ))
         if "connectivity" in table.columns:
-            from connectmap.cost._table import boolean_column
+            from connectmap.table import boolean_column
 
             columns.append(SchoolColumn(
                 "connectivity", "connectivity", "flag", "bool", boolean_column(table, "connectivity"),
@@ -252,7 +252,7 @@ class _Workbook:
         ))
         for key in COST_SUMS:
             if key in table.columns:
-                from connectmap.cost._table import numeric_column
+                from connectmap.table import numeric_column
 
                 columns.append(SchoolColumn(
                     key, key, "USD", "number", numeric_column(table, key),
@@ -266,7 +266,7 @@ class _Workbook:
         for key, unit in ((NEW_SITE_LEAD, "flag"), (NEW_SITE_NEAREST_NO, "number"), (NEW_SITE_POPULATION, "people")):
             columns.append(SchoolColumn(key, key, unit, "number", inputs[key], note=meaning(key)[0], width=12))
         if ROLLOUT_YEAR in table.columns:
-            from connectmap.cost._table import numeric_column
+            from connectmap.table import numeric_column
 
             columns.append(SchoolColumn(
                 ROLLOUT_YEAR, ROLLOUT_YEAR, "year", "number", numeric_column(table, ROLLOUT_YEAR),
@@ -682,7 +682,7 @@ class _Workbook:
                          "(cost.plan.budget_usd or budget_usd_per_year) to add rollout_year to the table.")
             ws.column_dimensions["A"].width = 110
             return
-        from connectmap.cost._table import numeric_column
+        from connectmap.table import numeric_column
 
         years = numeric_column(table, ROLLOUT_YEAR)
         students = self.case.values[STUDENTS_USED]

@@ -1,8 +1,8 @@
-"""Reading input columns of the school table as numpy arrays, with clear errors for values that cannot be used.
+"""Reading columns of the school table as numpy arrays, with clear errors for values that cannot be used.
 
-The cost model works on whole columns at once. A column may be absent (its values are then unknown), but a value
-that is present and cannot be read (``"twelve"`` in ``num_students``) is an error naming the column, the school's
-row in the input file and the fix, rather than a silent NaN.
+The cost model, zero-rating and the workbook work on whole columns at once. A column may be absent (its values are
+then unknown), but a value that is present and cannot be read (``"twelve"`` in ``num_students``) is an error naming
+the column, the school's row in the input file and the fix, rather than a silent NaN.
 """
 
 from __future__ import annotations
