@@ -763,7 +763,8 @@ def _disk_sum_convolved(
             members = order[start:stop]
             mid_col = float(np.clip(np.median(col[members]), 0, layer.width - 1))
             mid_row = (band[members[0]] + 0.5) * band_rows
-            x, y = t * (mid_col, min(mid_row, layer.height - 0.5))
+            mid_row = min(mid_row, layer.height - 0.5)
+            x, y = t.a * mid_col + t.b * mid_row + t.c, t.d * mid_col + t.e * mid_row + t.f
             if layer._to_raster is not None:
                 x, y = layer._to_raster.transform(x, y, direction="INVERSE")
             weight, reach = _disk_kernel(layer, float(x), float(y), radius_m)
