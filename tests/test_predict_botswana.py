@@ -64,6 +64,9 @@ def test_botswana_test_split_beats_the_published_baseline(feature_set, run_cli, 
     assert scores["schools"] == 137
     assert scores["accuracy"] > BASELINE_ACCURACY
     assert scores["f1"] > BASELINE_F1
+    # ... and what `model evaluate` prints says the same.
+    assert f"accuracy     {100 * scores['accuracy']:.1f} %" in out
+    assert f"F1           {scores['f1']:.3f}" in out
 
     # The same figures, counted independently from the predicted probabilities and the file's own labels.
     code, _, err = run_cli("-q", "model", "predict", model, test, "--out", tmp_path / "predicted")

@@ -180,6 +180,17 @@ def test_a_tampered_random_generator_name_is_refused(tmp_path):
     load_model(path)  # the untouched file loads
 
 
+def test_an_oversized_schema_is_not_inflated(saved, monkeypatch):
+    from connectmap.predict import persist
+
+    size = zipfile.ZipFile(saved).getinfo("schema.json").file_size
+    monkeypatch.setattr(persist, "MAX_SCHEMA_BYTES", size - 1)
+    with pytest.raises(ModelError, match=r"refused: its schema\.json would be"):
+        load_model(saved)
+    monkeypatch.setattr(persist, "MAX_SCHEMA_BYTES", size)
+    load_model(saved)
+
+
 def test_files_that_are_not_models(tmp_path, saved):
     with pytest.raises(MissingInputError, match="model file not found"):
         load_model(tmp_path / "absent.skops")

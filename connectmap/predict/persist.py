@@ -71,6 +71,9 @@ ALLOWED_NODES: frozenset[str] = frozenset({
     "ObjectNode", "TreeNode", "RandomGeneratorNode", "LossNode", "CachedNode",
 })
 
+#: Largest schema.json accepted (a 5,000-tree forest, the most the parameters allow, needs about 160 MB).
+MAX_SCHEMA_BYTES = 256 * 1024 * 1024
+
 _PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".sav", ".dill", ".p"}
 # First bytes of pickles (protocol 2+ opcode PROTO) and of the compressions joblib applies to them.
 _PICKLE_MAGIC = (b"\x80",)
@@ -176,6 +179,9 @@ def _check_types(path: Path, shown_as: Path | None = None) -> None:
     shown = shown_as or path
     try:
         with zipfile.ZipFile(path) as archive:
+            size = archive.getinfo("schema.json").file_size
+            if size > MAX_SCHEMA_BYTES:  # a zip bomb, not a model: do not inflate it
+                raise ModelError(f"{shown}: refused: its schema.json would be {size / 1e6:,.0f} MB uncompressed")
             schema = json.loads(archive.read("schema.json"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
         raise ModelError(
