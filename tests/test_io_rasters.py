@@ -9,7 +9,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from connectmap.errors import CRSError, InputError, MissingInputError
-from connectmap.io.rasters import any_within, disk_sum, open_raster, pixel_areas_km2, sample
+from connectmap.io.rasters import any_within, disk_sum, disk_sums, open_raster, pixel_areas_km2, sample
 
 GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -206,6 +206,10 @@ def test_population_sums_match_brute_force_on_many_pixels(tmp_path):
                                disk_sum(layer, lon, lat, 10000.0), rtol=1e-9)
     # Outside the raster entirely: unknown.
     assert np.isnan(disk_sum(layer, [10.0], [10.0], 5000.0)[0])
+    # Several radii at once share reads and geometry: same answers as one by one.
+    both = disk_sums(layer, lon, lat, [2000.0, 10000.0])
+    np.testing.assert_allclose(both[0], disk_sum(layer, lon, lat, 2000.0), rtol=1e-12)
+    np.testing.assert_allclose(both[1], disk_sum(layer, lon, lat, 10000.0), rtol=1e-12)
 
 
 def test_population_projected_count_raster_matches_brute_force(tmp_path):

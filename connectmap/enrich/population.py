@@ -22,7 +22,7 @@ import pandas as pd
 from connectmap.columns import describe
 from connectmap.enrich._common import params_or_default, radius_label, school_lonlat
 from connectmap.errors import InputError
-from connectmap.io.rasters import RasterLayer, disk_sum
+from connectmap.io.rasters import RasterLayer, disk_sums
 from connectmap.parameters.enrich import EnrichParams
 
 log = logging.getLogger(__name__)
@@ -63,14 +63,15 @@ def add_population(
     if population is not None and population.kind != "population":
         raise InputError(f"{population.path}: opened as a {population.kind} raster; open it with "
                          "open_raster(path, kind='population', value='count' or 'density')")
-    for radius in params.population_radii_km:
-        column = population_column(radius)
-        if population is None:
-            schools[column] = np.full(len(schools), np.nan)
-            continue
-        schools[column] = disk_sum(population, lon, lat, radius * 1000.0,
-                                   max_bytes=params.raster_window_mb * 1024 * 1024,
-                                   convolve_min_px=params.population_convolve_min_px)
+    radii = list(params.population_radii_km)
+    if population is None:
+        sums = [np.full(len(schools), np.nan) for _ in radii]
+    else:
+        sums = disk_sums(population, lon, lat, [r * 1000.0 for r in radii],
+                         max_bytes=params.raster_window_mb * 1024 * 1024,
+                         convolve_min_px=params.population_convolve_min_px)
+    for radius, values in zip(radii, sums, strict=True):
+        schools[population_column(radius)] = values
     if population is not None:
         log.info("population: %d schools from %s", len(schools), population.path.name)
     return schools

@@ -31,16 +31,23 @@ def _segment_area(ax: float, ay: float, bx: float, by: float, r: float) -> float
     qb = ax * dx + ay * dy
     qc = ax * ax + ay * ay - r * r
     disc = qb * qb - qa * qc
-    if disc > 0.0:
-        root = math.sqrt(disc)
-        t1 = min(max((-qb - root) / qa, 0.0), 1.0)
-        t2 = min(max((-qb + root) / qa, t1), 1.0)
-    else:
-        t1 = 1.0
-        t2 = 1.0
+    if disc <= 0.0:  # the segment's line misses the circle: a pure sector
+        return _sector(r, ax, ay, bx, by)
+    root = math.sqrt(disc)
+    t1 = (-qb - root) / qa
+    t2 = (-qb + root) / qa
+    if t1 >= 1.0 or t2 <= 0.0:  # the segment lies outside the circle
+        return _sector(r, ax, ay, bx, by)
+    t1 = max(t1, 0.0)
+    t2 = min(t2, 1.0)
     p1x, p1y = ax + t1 * dx, ay + t1 * dy
     p2x, p2y = ax + t2 * dx, ay + t2 * dy
-    return _sector(r, ax, ay, p1x, p1y) + 0.5 * (p1x * p2y - p1y * p2x) + _sector(r, p2x, p2y, bx, by)
+    area = 0.5 * (p1x * p2y - p1y * p2x)  # the part inside the circle: a triangle
+    if t1 > 0.0:
+        area += _sector(r, ax, ay, p1x, p1y)
+    if t2 < 1.0:
+        area += _sector(r, p2x, p2y, bx, by)
+    return area
 
 
 @numba.njit(cache=True)

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -653,27 +653,50 @@ def disk_sum(
 
     ``auto`` picks per point.
     """
+    return disk_sums(layer, lon, lat, [radius_m], max_bytes=max_bytes, method=method,
+                     convolve_min_px=convolve_min_px)[0]
+
+
+def disk_sums(
+    layer: RasterLayer,
+    lon: ArrayLike,
+    lat: ArrayLike,
+    radii_m: Sequence[float],
+    *,
+    max_bytes: int = DEFAULT_WINDOW_BYTES,
+    method: Literal["auto", "exact", "convolve"] = "auto",
+    convolve_min_px: float = 8.0,
+) -> list[NDArray]:
+    """:func:`disk_sum` for several radii at once, sharing the pixel reads and the per-point geometry."""
+    from connectmap.io._disk_kernel import disk_sums as kernel
+
     lon = np.asarray(lon, dtype=np.float64).ravel()
     lat = np.asarray(lat, dtype=np.float64).ravel()
-    out = np.full(lon.size, np.nan)
-    ell = _Ellipse.build(layer, lon, lat, radius_m)
-    idx = _reachable(layer, ell)
-    if not idx.size:
-        return out
-    if method != "exact":
-        ext_col, ext_row = ell.extent()
-        big = np.minimum(ext_col[idx], ext_row[idx]) >= (convolve_min_px if method == "auto" else 0.0)
-        if big.any():
-            total, valid = _disk_sum_convolved(layer, lon, lat, radius_m, idx[big], max_bytes)
-            out[idx[big]] = np.where(valid > 0.5, total, np.nan)
-            idx = idx[~big]
-            if not idx.size:
-                return out
-    from connectmap.io._disk_kernel import disk_sums
-
-    total = np.zeros(lon.size)
-    valid = np.zeros(lon.size)
-    local_pixel_m2 = np.abs(ell.jinv[:, 0, 0] * ell.jinv[:, 1, 1] - ell.jinv[:, 0, 1] * ell.jinv[:, 1, 0])
+    outs = [np.full(lon.size, np.nan) for _ in radii_m]
+    if not len(radii_m):
+        return outs
+    base = _Ellipse.build(layer, lon, lat, max(radii_m))
+    exact: list[NDArray] = []
+    for k, radius in enumerate(radii_m):
+        ell = replace(base, radius_m=float(radius))
+        idx = _reachable(layer, ell)
+        if idx.size and method != "exact":
+            ext_col, ext_row = ell.extent()
+            big = np.minimum(ext_col[idx], ext_row[idx]) >= (convolve_min_px if method == "auto" else 0.0)
+            if big.any():
+                total, valid = _disk_sum_convolved(layer, lon, lat, float(radius), idx[big], max_bytes)
+                outs[k][idx[big]] = np.where(valid > 0.5, total, np.nan)
+                idx = idx[~big]
+        exact.append(idx)
+    union = np.unique(np.concatenate(exact))
+    if not union.size:
+        return outs
+    totals = [np.zeros(lon.size) for _ in radii_m]
+    valids = [np.zeros(lon.size) for _ in radii_m]
+    in_exact = [np.zeros(lon.size, dtype=bool) for _ in radii_m]
+    for k, idx in enumerate(exact):
+        in_exact[k][idx] = True
+    local_pixel_m2 = np.abs(base.jinv[:, 0, 0] * base.jinv[:, 1, 1] - base.jinv[:, 0, 1] * base.jinv[:, 1, 0])
     # Whole pixels inside the disk add their people: counts as they are; density x the pixel's exact area (per row)
     # on geographic rasters, or x the local pixel area at the point on projected rasters. Partly covered pixels add
     # people per m² x overlap area (a count raster's density is its count over the pixel's exact area, or over
@@ -686,8 +709,10 @@ def disk_sum(
         iscale, pscale = local_pixel_m2 / 1e6, np.full(lon.size, 1e-6)
     else:
         iscale, pscale = np.ones(lon.size), 1.0 / local_pixel_m2
+    # Windows sized for the largest radius serve every radius.
+    widest = replace(base, radius_m=float(max(radii_m)))
     with _env(), _open(layer) as ds:
-        for window, members in _disk_windows(layer, ell, idx, max_bytes):
+        for window, members in _disk_windows(layer, widest, union, max_bytes):
             data = _as_float(layer, _read(layer, ds, window))
             ok = np.isfinite(data)
             people = np.where(ok, data, 0.0)
@@ -703,18 +728,23 @@ def disk_sum(
             np.cumsum(people, axis=1, out=cum[:, 1:])
             okcum = np.zeros(cum.shape)
             np.cumsum(ok, axis=1, out=okcum[:, 1:])
-            pts = idx[members]
+            per_area = np.ascontiguousarray(per_area)
+            pts_all = union[members]
             # Morton order: neighbouring points read neighbouring rows of the prefix sums (cache locality).
-            pts = pts[spatial_order(lon[pts], lat[pts])]
-            t = np.zeros(pts.size)
-            v = np.zeros(pts.size)
-            disk_sums(cum, okcum, np.ascontiguousarray(per_area), ok, ell.col[pts] - window.col_off,
-                      ell.row[pts] - window.row_off, np.ascontiguousarray(ell.jinv[pts]), iscale[pts], pscale[pts],
-                      float(radius_m), t, v)
-            total[pts] += t
-            valid[pts] += v
-    out[idx] = np.where(valid[idx] > 0, total[idx], np.nan)
-    return out
+            pts_all = pts_all[spatial_order(lon[pts_all], lat[pts_all])]
+            for k, radius in enumerate(radii_m):
+                pts = pts_all[in_exact[k][pts_all]]
+                if not pts.size:
+                    continue
+                t = np.zeros(pts.size)
+                v = np.zeros(pts.size)
+                kernel(cum, okcum, per_area, ok, base.col[pts] - window.col_off, base.row[pts] - window.row_off,
+                       np.ascontiguousarray(base.jinv[pts]), iscale[pts], pscale[pts], float(radius), t, v)
+                totals[k][pts] += t
+                valids[k][pts] += v
+    for k, idx in enumerate(exact):
+        outs[k][idx] = np.where(valids[k][idx] > 0, totals[k][idx], np.nan)
+    return outs
 
 
 def _disk_kernel(layer: RasterLayer, lon: float, lat: float, radius_m: float) -> tuple[NDArray, NDArray]:
