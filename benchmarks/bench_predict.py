@@ -1,6 +1,6 @@
 """The connectivity model: training (with its spatial cross-validation), saving/loading, and filling unknowns.
 
-    python benchmarks/bench_predict.py [--sizes 100000 1000000] [--train-sizes 5000] [--repeats 3]
+    python benchmarks/bench_predict.py [--sizes 100000 1000000] [--train-sizes 5000] [--repeats 3] [--no-train]
 
 Prints median seconds, schools per second and peak memory for
 
@@ -108,10 +108,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--train-sizes", type=int, nargs="*", default=[5_000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-train", action="store_true", help="Measure only save/load and filling unknowns.")
     args = parser.parse_args()
     estimators = ("random_forest", "hist_gradient_boosting")
     rows = [measure("baseline", "-", "python + imports", baseline, repeats=1)]
-    for estimator in estimators:
+    for estimator in () if args.no_train else estimators:
         if TRAINING.exists():
             rows.append(measure("train", "634 (Botswana)", estimator, train_botswana, estimator, repeats=args.repeats))
         else:

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.model_selection import KFold, cross_val_predict
 
-from connectmap.errors import ModelError
+from connectmap.errors import ConfigError, ModelError
 from connectmap.parameters.predict import PredictParams
 from connectmap.predict import add_connectivity_predictions, evaluate_model, train_connectivity_model
 from connectmap.predict.card import table_sha256
@@ -173,6 +173,8 @@ def test_predictions_fill_only_unknown_connectivity():
     strict = add_connectivity_predictions(table, model, threshold_probability=0.9)
     assert strict.loc[predicted, "connectivity"].sum() <= out.loc[predicted, "connectivity"].sum()
     assert (strict.loc[reported, "connectivity"] == table.loc[reported, "connectivity"]).all()
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        add_connectivity_predictions(table, model, threshold_probability=1.0)
 
 
 def test_a_table_without_connectivity_is_all_predicted():

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from connectmap import columns as C
+from connectmap.errors import ConfigError
 from connectmap.predict.features import feature_frame, parse_labels
 from connectmap.predict.model import ConnectivityModel
 
@@ -60,14 +61,18 @@ def add_connectivity_predictions(
     ------
     ModelError
         When the table lacks feature columns (listing them and where they come from).
+    ConfigError
+        When ``threshold_probability`` is not strictly between 0 and 1.
     """
     threshold = model.threshold_probability if threshold_probability is None else float(threshold_probability)
+    if not 0.0 < threshold < 1.0:
+        raise ConfigError(f"threshold_probability = {threshold}: give a probability between 0 and 1, e.g. 0.5")
     frame = feature_frame(schools, model.features)
     reported = parse_labels(schools)
     probability = np.full(len(schools), np.nan)
     has_values = frame.notna().any(axis=1).to_numpy()
     if has_values.any():
-        probability[has_values] = model.predict_probability(schools[has_values])
+        probability[has_values] = model.probability_from_frame(frame[has_values])
     is_reported = reported.notna().to_numpy()
     predicted = ~is_reported & has_values
 

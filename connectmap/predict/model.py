@@ -146,7 +146,11 @@ class ConnectivityModel:
         ModelError
             When the table lacks a feature column (listing them and where they come from).
         """
-        frame = feature_frame(schools, self.features)
+        return self.probability_from_frame(feature_frame(schools, self.features))
+
+    def probability_from_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of being connected for a frame made by
+        :func:`~connectmap.predict.features.feature_frame` with this model's features."""
         if len(frame) == 0:
             return np.zeros(0, dtype=float)
         with thread_limit(int(self.card.get("parameters", {}).get("n_jobs", 1))):
