@@ -183,17 +183,18 @@ def _scale_setup(points: str):
 def _scale_chain(schools, towers, fibre, coverage, population, params, times):
     from connectmap.enrich import add_coverage, add_fibre, add_nearest_towers, add_population
 
-    t0 = time.perf_counter()
-    out = add_nearest_towers(schools, towers, params)
-    t2 = time.perf_counter()
-    out = add_coverage(out, rasters=[coverage], params=params)
-    t3 = time.perf_counter()
-    out = add_fibre(out, fibre, params)
-    t4 = time.perf_counter()
-    out = add_population(out, population, params)
-    t5 = time.perf_counter()
-    for name, seconds in zip(STEPS, (t2 - t0, t3 - t2, t4 - t3, t5 - t4), strict=True):
-        times.setdefault(name, []).append(seconds)
+    steps = (
+        lambda t: add_nearest_towers(t, towers, params),
+        lambda t: add_coverage(t, rasters=[coverage], params=params),
+        lambda t: add_fibre(t, fibre, params),
+        lambda t: add_population(t, population, params),
+    )
+    out = schools
+    for name, step in zip(STEPS, steps, strict=True):
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = step(out)
+        times.setdefault(name, []).append(time.perf_counter() - wall)
+        times.setdefault(f"{name} cpu", []).append(time.process_time() - cpu)
     return json.dumps({k: statistics.median(v) for k, v in times.items()})
 
 
@@ -223,11 +224,15 @@ _within_step.setup = _within_setup  # type: ignore[attr-defined]
 def part_scale(n_schools: int, n_towers: int, runs: int) -> None:
     points = prepare(n_schools, n_towers)
     print(f"\n## Part 1: {n_schools:,} schools x {n_towers:,} tower rows ({machine()})")
+    load = os.getloadavg()[0]
     m = measure("enrich chain", f"{n_schools:,}", "connectmap", _scale_chain, str(points), repeats=runs)
     steps = json.loads(m.note)
-    print(f"{'step':<28}{'median s':>10}")
+    print(f"{'step':<28}{'median s':>10}{'CPU s':>10}")
     for name in STEPS:
-        print(f"{name:<28}{steps[name]:>10.2f}")
+        print(f"{name:<28}{steps[name]:>10.2f}{steps[name + ' cpu']:>10.2f}")
+    print(f"{'sum of CPU (all threads)':<28}{'':>10}{sum(steps[n + ' cpu'] for n in STEPS):>10.2f}")
+    print(f"load average before the run: {load:.1f}, after: {os.getloadavg()[0]:.1f} (other engineers' processes "
+          "share the 2 cores)")
     print(f"{'TOTAL (chain)':<28}{m.median_s:>10.2f}   runs {', '.join(f'{s:.2f}' for s in m.seconds)}")
     print(f"peak memory of the process (inputs, interpreter and results included): {m.peak_mb:,.0f} MB")
     print(f"schools/s: {n_schools / m.median_s:,.0f}")
