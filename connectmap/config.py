@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from connectmap.errors import ConfigError, MissingInputError
 from connectmap.parameters import Section, iter_parameters
-from connectmap.parameters.enrich import EnrichParams
 from connectmap.parameters.cost import CostParams
+from connectmap.parameters.enrich import EnrichParams
 from connectmap.parameters.inputs import InputsParams
 from connectmap.parameters.maps import MapParams
 from connectmap.parameters.predict import PredictParams
