@@ -15,6 +15,7 @@ import typer
 
 from connectmap import __version__
 from connectmap.errors import ConnectmapError
+from connectmap.parameters.inputs import parse_coverage_spec
 
 if TYPE_CHECKING:  # geopandas is imported lazily so that --help stays fast
     import geopandas as gpd
@@ -182,17 +183,6 @@ def validate_command(
 
 # --- map ------------------------------------------------------------------------------------------------------------
 _RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
-
-
-def parse_coverage_spec(spec: str) -> tuple[str | None, str | None, Path]:
-    """``TECH[:OPERATOR]=path`` (or just a path) -> (technology, operator, path)."""
-    head, sep, tail = spec.partition("=")
-    if not sep or Path(spec).exists():
-        return None, None, Path(spec)
-    tech, _, operator = head.partition(":")
-    if not tech.strip() or not tail.strip():
-        raise ConnectmapError(f"--coverage {spec!r}: expected TECH[:OPERATOR]=PATH, e.g. --coverage LTE:Orange=lte.tif")
-    return tech.strip(), operator.strip() or None, Path(tail.strip())
 
 
 @app.command("map")
@@ -644,14 +634,7 @@ def layers_command(
     from connectmap.report.tables import write_csv, write_geopackage
 
     settings = load_config(config)
-    specs = []
-    for spec in coverage or []:
-        head, sep, tail = spec.partition("=")
-        if sep and not Path(spec).exists():
-            technology, _, operator = head.partition(":")
-            specs.append((technology.strip() or None, operator.strip() or None, Path(tail.strip())))
-        else:
-            specs.append((None, None, Path(spec)))
+    specs = [parse_coverage_spec(spec) for spec in coverage or []]
     inputs = [*(towers or []), *(fibre or []), *(p for _, _, p in specs), boundaries, config]
     protect_inputs([p for p in inputs if p is not None])
     if not any((towers, fibre, boundaries, specs)):

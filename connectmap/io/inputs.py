@@ -14,13 +14,12 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from connectmap.errors import ConnectmapError
 from connectmap.io.boundaries import read_boundaries
 from connectmap.io.coverage import read_coverage_polygons
 from connectmap.io.fibre import FibreNetwork, read_fibre
 from connectmap.io.rasters import RasterLayer, open_raster
 from connectmap.io.towers import read_towers
-from connectmap.parameters.inputs import InputsParams
+from connectmap.parameters.inputs import InputsParams, parse_coverage_spec
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +37,6 @@ MISSING_LAYER_NOTES = {
     "schools outside the country are not flagged",
     "dem": "no elevation model: microwave links are costed without a line-of-sight check",
 }
-
-
-def parse_coverage_spec(spec: str) -> tuple[str | None, str | None, Path]:
-    """Split ``TECH[:OPERATOR]=PATH`` (or a bare ``PATH`` whose tags or fields say so).
-
-    A spec that names an existing file is a path even if it contains ``=``.
-
-    Examples
-    --------
-    >>> parse_coverage_spec("LTE:Orange=lte.tif")
-    ('LTE', 'Orange', PosixPath('lte.tif'))
-    >>> parse_coverage_spec("coverage/alpha_lte.tif")
-    (None, None, PosixPath('coverage/alpha_lte.tif'))
-    """
-    head, sep, tail = spec.partition("=")
-    if not sep or Path(spec).exists():
-        return None, None, Path(spec)
-    technology, _, operator = head.partition(":")
-    if not technology.strip() or not tail.strip():
-        raise ConnectmapError(f"--coverage {spec!r}: expected TECH[:OPERATOR]=PATH, e.g. --coverage LTE:Orange=lte.tif")
-    return technology.strip(), operator.strip() or None, Path(tail.strip())
 
 
 @dataclass

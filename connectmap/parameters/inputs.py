@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+from connectmap.errors import ConnectmapError
 from connectmap.parameters._base import Section, param
 
 
@@ -60,3 +62,24 @@ class InputsParams(Section):
     dem: str | None = param(None, unit="path", description="Elevation GeoTIFF for microwave line-of-sight checks.")
     model: str | None = param(None, unit="path", description="Connectivity model (.skops) to fill unknown values.")
     out: str | None = param(None, unit="path", description="Output folder (default reports/<name>/).")
+
+
+def parse_coverage_spec(spec: str) -> tuple[str | None, str | None, Path]:
+    """Split ``TECH[:OPERATOR]=PATH`` (or a bare ``PATH`` whose tags or fields say so).
+
+    A spec that names an existing file is a path even if it contains ``=``.
+
+    Examples
+    --------
+    >>> parse_coverage_spec("LTE:Orange=lte.tif")
+    ('LTE', 'Orange', PosixPath('lte.tif'))
+    >>> parse_coverage_spec("coverage/alpha_lte.tif")
+    (None, None, PosixPath('coverage/alpha_lte.tif'))
+    """
+    head, sep, tail = spec.partition("=")
+    if not sep or Path(spec).exists():
+        return None, None, Path(spec)
+    technology, _, operator = head.partition(":")
+    if not technology.strip() or not tail.strip():
+        raise ConnectmapError(f"--coverage {spec!r}: expected TECH[:OPERATOR]=PATH, e.g. --coverage LTE:Orange=lte.tif")
+    return technology.strip(), operator.strip() or None, Path(tail.strip())
