@@ -53,3 +53,13 @@ def test_user_mistakes_print_one_line_and_exit_2(tmp_path):
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_public_api_is_lazy_and_complete():
+    code = (
+        "import sys, connectmap as cm; assert 'geopandas' not in sys.modules, 'import connectmap is not light'; "
+        "[getattr(cm, name) for name in cm.__all__]; print(len(cm.__all__))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 30
