@@ -884,6 +884,7 @@ def run_command(
     model: Annotated[Path | None, typer.Option("--model", help="Connectivity model (.skops).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default reports/<name>/).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Name of the run (default: from the config).")] = None,
+    country: Annotated[str | None, typer.Option("--country", help="Country name, for titles.")] = None,
     columns: ColumnsOption = None,
     config: ConfigOption = None,
     png: Annotated[bool, typer.Option("--png/--no-png", help="Also write a static map.png.")] = True,
@@ -904,7 +905,7 @@ def run_command(
     options = {
         "towers": [str(p) for p in towers or []], "coverage": coverage, "fibre": [str(p) for p in fibre or []],
         "population": population and str(population), "boundaries": boundaries and str(boundaries),
-        "dem": dem and str(dem), "model": model and str(model), "name": name,
+        "dem": dem and str(dem), "model": model and str(model), "name": name, "country": country,
         "population_value": population_value, "boundary_admin1_field": admin1_field,
         "boundary_admin2_field": admin2_field,
     }
