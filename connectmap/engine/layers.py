@@ -1,0 +1,159 @@
+"""Point layers (tower sites, schools) held on the cluster in spatial partitions, and the halo a task reads.
+
+A :class:`PartitionedLayer` is the driver's view: one future per partition (a GeoDataFrame whose rows carry their
+position in the layer's global order in the :data:`~connectmap.engine.spatial.ROW` column), the cap around each
+partition, and a few *sentinel* rows every task reads.
+
+**Sentinels** keep a task's answers identical to the whole-table answer where the whole table matters even though
+the rows are far away:
+
+* the first row of every (technology, operator) group: the columns a step adds depend on which technologies and
+  operators the table has (``nearest_<TECH>_distance__<operator>``, ``covering_operators`` empty vs unknown,
+  coverage of a technology modelled as absent), and a far sentinel never changes an exact answer (it is a real row
+  of the table, taken in its global order);
+* for microwave links, the first row of every ``site_id`` that occurs at more than one position (the cost model
+  places a site at its first row) and one site that fibre backhauls, when one exists (the cost model's reason
+  "no fibre-backhauled site" is about the whole table).
+
+:func:`rows_near` runs inside a task: it keeps the partitions' rows within the halo, adds the sentinels, removes
+duplicates and restores the global order, so ties resolve as in the whole table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from connectmap.engine.spatial import ROW, Cap, cap_of_table, hilbert_partitions, point_lonlat, within_halo
+
+#: Columns whose distinct combinations get a sentinel row in a tower layer.
+TOWER_GROUPS = ("technology", "operator")
+
+
+@dataclass
+class PartitionedLayer:
+    """A point layer split into spatial partitions on the cluster.
+
+    Attributes
+    ----------
+    parts
+        One future (or in-memory frame) per partition, rows in global order within each.
+    caps
+        Cap around each partition (``None`` for a partition without positions).
+    sentinels
+        Rows every task reads (see the module docstring), with their :data:`ROW`.
+    empty
+        A zero-row frame with the layer's columns (what a task sees when nothing is near).
+    rows
+        Rows in the whole layer.
+    groups
+        Distinct (technology, operator) pairs of a tower layer (operator ``None`` = unknown).
+    extra
+        Further sentinel frames by purpose (e.g. ``"microwave"``), added on request.
+    """
+
+    parts: list[Any]
+    caps: list[Cap | None]
+    sentinels: pd.DataFrame
+    empty: gpd.GeoDataFrame
+    rows: int
+    groups: list[tuple[str, str | None]] = field(default_factory=list)
+    extra: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def reaching(self, cap: Cap | None, halo_km: float) -> list[int]:
+        """Partitions that may hold a point within ``halo_km`` of the cap (all of them for ``cap=None`` is never
+        needed: a school without a position has no neighbours)."""
+        if cap is None:
+            return []
+        return [i for i, other in enumerate(self.caps) if cap.reaches(other, halo_km)]
+
+
+def number_rows(table: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A copy of ``table`` with :data:`ROW` = its position (the global order used for ties)."""
+    out = table.copy()
+    out[ROW] = np.arange(len(out), dtype=np.int64)
+    return out
+
+
+def tower_sentinels(towers: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, str | None]]]:
+    """The first row of every (technology, operator) group, and the groups."""
+    present = [c for c in TOWER_GROUPS if c in towers.columns]
+    if not present or towers.empty:
+        return towers.iloc[:0], []
+    keys = towers[present].astype("str")
+    first = towers.loc[~keys.duplicated().to_numpy()]
+    groups = []
+    for _, row in first.iterrows():
+        tech = str(row["technology"]) if "technology" in first.columns else ""
+        operator = row["operator"] if "operator" in first.columns else None
+        groups.append((tech, None if pd.isna(operator) else str(operator)))
+    return first, groups
+
+
+def ambiguous_site_rows(towers: pd.DataFrame) -> pd.DataFrame:
+    """First row of every ``site_id`` found at more than one position (the cost model places a site at its first
+    row, so a task that sees only a later row of such an id must also see the first)."""
+    if "site_id" not in towers.columns or towers.empty:
+        return towers.iloc[:0]
+    lon, lat = point_lonlat(towers)
+    frame = pd.DataFrame({"site": towers["site_id"].astype("str").to_numpy(), "lon": lon, "lat": lat})
+    places = frame.drop_duplicates().groupby("site", sort=False).size()
+    ambiguous = places.index[places.to_numpy() > 1]
+    if not len(ambiguous):
+        return towers.iloc[:0]
+    rows = towers.loc[frame["site"].isin(ambiguous).to_numpy()]
+    return rows.loc[~rows["site_id"].astype("str").duplicated().to_numpy()]
+
+
+def split_points(table: gpd.GeoDataFrame, rows: int) -> tuple[list[gpd.GeoDataFrame], list[Cap | None]]:
+    """Cut a numbered table (:func:`number_rows`) into Hilbert partitions of at most ``rows``, with their caps."""
+    lon, lat = point_lonlat(table)
+    positions = hilbert_partitions(lon, lat, rows)
+    parts = [table.iloc[p] for p in positions]
+    return parts, [cap_of_table(p) for p in parts]
+
+
+def rows_near(
+    parts: Sequence[pd.DataFrame],
+    sentinels: Sequence[pd.DataFrame],
+    cap: Cap | None,
+    halo_km: float,
+    empty: pd.DataFrame,
+    technologies: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Inside a task: the rows of ``parts`` within the halo of ``cap``, plus the sentinels, in global order.
+
+    Parameters
+    ----------
+    parts
+        Partitions of the layer (only those that reach the cap need be given).
+    sentinels
+        Rows always included.
+    cap, halo_km
+        The school partition's cap and the halo width (km).
+    empty
+        Zero-row frame with the layer's columns, returned when nothing is near.
+    technologies
+        Keep only these technologies (a nearest-tower fallback needs no other).
+    """
+    frames = []
+    for part in parts:
+        lon, lat = point_lonlat(part)
+        keep = within_halo(lon, lat, cap, halo_km)
+        if keep.any():
+            frames.append(part.loc[keep] if not keep.all() else part)
+    frames.extend(s for s in sentinels if len(s))
+    if not frames:
+        return empty
+    table = pd.concat(frames) if len(frames) > 1 else frames[0]
+    if not isinstance(table, gpd.GeoDataFrame):
+        table = gpd.GeoDataFrame(table, geometry=empty.geometry.name, crs=empty.crs)
+    if technologies is not None and "technology" in table.columns:
+        table = table.loc[table["technology"].astype("str").isin(list(technologies)).to_numpy()]
+    table = table.loc[~table[ROW].duplicated().to_numpy()]
+    return table.sort_values(ROW, kind="stable")
