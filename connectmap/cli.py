@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # geopandas is imported lazily so that --help stays fast
     import geopandas as gpd
 
     from connectmap.config import Config
+    from connectmap.engine import Engine
+    from connectmap.parameters.engine import EngineParams
 
 app = typer.Typer(
     name="connectmap",
@@ -327,6 +329,8 @@ def cost_command(
     ] = "base",
     layer: LayerOption = None,
     config: ConfigOption = None,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Cost connecting every school: least-cost technology, NPV, shared fibre, budget rollout and sensitivity.
 
@@ -359,17 +363,17 @@ def cost_command(
     if budget_usd is not None or budget_usd_per_year is not None:
         params.plan.budget_usd = budget_usd
         params.plan.budget_usd_per_year = budget_usd_per_year
+    runner = engine_runner(engine, scheduler)
     table = read_table(schools, layer=layer)
+    tower_table = network = None
     if towers or fibre:
         tower_table = (
             pd.concat([io.read_towers(p, operator_names=settings.inputs.operator_names) for p in towers],
                       ignore_index=True) if towers else None
         )
         network = io.read_fibre(fibre) if fibre else None
-        with progress.step("finding fibre-backhauled towers for microwave links"):
-            table = costing.add_microwave_options(table, tower_table, network, dem=dem, params=params)
-    with progress.step("costing every technology for every school"):
-        costed = costing.add_costs(table, params)
+    with progress.step("costing every technology for every school"), runner:
+        costed = runner.add_microwave_options_and_costs(table, tower_table, network, dem=dem, params=params)
         costed = costing.add_shared_fibre(costed, params)
         rollout = costing.plan_rollout(costed, params)
         costed = costing.add_rollout_year(costed, rollout)
@@ -794,6 +798,8 @@ def enrich_command(
     delimiter: DelimiterOption = None,
     crs: CrsOption = None,
     config: ConfigOption = None,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Add coverage, nearest towers, fibre distance, population, nearby schools and regions to every school.
 
@@ -803,7 +809,6 @@ def enrich_command(
     import pandas as pd
 
     from connectmap import io
-    from connectmap.enrich import enrich
     from connectmap.enrich.coverage import modelled_coverage_grid
     from connectmap.report.files import protect_inputs
     from connectmap.report.rasters import write_coverage_geotiff
@@ -829,11 +834,12 @@ def enrich_command(
     network = io.read_fibre(fibre) if fibre else None
     people = (io.open_raster(population, kind="population", value=population_value)
               if population is not None else None)
-    enriched = enrich(
-        result.clean, towers=tower_table, coverage_rasters=rasters,
-        coverage_polygons=pd.concat(polygons, ignore_index=True) if polygons else None,
-        fibre=network, population=people, boundaries=regions, params=settings.enrich,
-    )
+    with engine_runner(engine, scheduler) as runner:
+        enriched = runner.enrich(
+            result.clean, towers=tower_table, coverage_rasters=rasters,
+            coverage_polygons=pd.concat(polygons, ignore_index=True) if polygons else None,
+            fibre=network, population=people, boundaries=regions, params=settings.enrich,
+        )
     write_geopackage(enriched, out / "schools_enriched.gpkg")
     write_csv(enriched, out / "schools_enriched.csv")
     write_csv(result.rejected, out / "rejected.csv")
@@ -888,6 +894,8 @@ def run_command(
     columns: ColumnsOption = None,
     config: ConfigOption = None,
     png: Annotated[bool, typer.Option("--png/--no-png", help="Also write a static map.png.")] = True,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Run everything: read, validate, enrich, predict, cost, zero-rate, plan, and write maps and workbooks.
 
@@ -915,7 +923,7 @@ def run_command(
     given["operator_names"] |= parse_mapping(operator_name, "--operator-name")
     inputs = absolute_inputs(type(inputs).model_validate(given), Path.cwd())
     settings = settings.model_copy(update={"inputs": inputs})
-    result = run(settings, out=out, png=png)
+    result = run(settings, out=out, png=png, engine=engine_params(engine, scheduler))
     print_run_result(result)
 
 
@@ -948,6 +956,35 @@ def demo_command(
     typer.echo(f"generated the demo country in {data}/")
     result = run(country.config, out=out)
     print_run_result(result)
+
+
+# --- engine: where enrichment and costing run (local or Dask) -------------------------------------------------------
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="Where enrichment and costing run: local (this process) or dask (schools in "
+                      "spatial partitions on a Dask cluster; the same results).")
+]
+SchedulerOption = Annotated[
+    str | None, typer.Option("--scheduler", metavar="ADDRESS", help="Dask scheduler for --engine dask, e.g. "
+                             "tcp://10.0.0.5:8786 (default: a local cluster started for the command).")
+]
+
+
+def engine_params(engine: str, scheduler: str | None) -> EngineParams:
+    """Engine parameters from ``--engine`` and ``--scheduler``."""
+    from connectmap.parameters.engine import EngineParams
+
+    if engine not in ("local", "dask"):
+        raise ConnectmapError(f"--engine {engine!r}: use local or dask")
+    if scheduler and engine != "dask":
+        raise ConnectmapError("--scheduler is for the Dask engine: add --engine dask")
+    return EngineParams(kind=engine, scheduler=scheduler or None)
+
+
+def engine_runner(engine: str, scheduler: str | None) -> Engine:
+    """The engine for ``--engine``/``--scheduler`` (a context manager: a local cluster starts and stops with it)."""
+    from connectmap.engine import Engine
+
+    return Engine(engine_params(engine, scheduler))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from connectmap.config import Config
 from connectmap.errors import ConfigError
 from connectmap.io import read_schools
 from connectmap.io.inputs import Layers, input_files, load_layers, resolve
+from connectmap.parameters.engine import EngineParams
 from connectmap.report.files import check_not_input, output_folder, protect_inputs, write_text
 from connectmap.report.manifest import describe_input, file_sha256, library_versions
 from connectmap.report.summary import summary_markdown
@@ -98,6 +99,7 @@ def run(
     config_dir: Path | None = None,
     out: str | Path | None = None,
     png: bool = True,
+    engine: EngineParams | None = None,
 ) -> RunResult:
     """Run the whole pipeline on the files named by ``config.inputs``.
 
@@ -111,6 +113,9 @@ def run(
         Output folder (default: ``config.inputs.out`` or ``reports/<config.inputs.name>``).
     png
         Also write a static ``map.png``.
+    engine
+        Where enrichment and the per-school costing run (:mod:`connectmap.engine`; local by default). The Dask
+        engine gives the same table.
 
     Returns
     -------
@@ -141,7 +146,7 @@ def run(
     steps.counts["validate"] = {"clean": len(validation.clean), "rejected": len(validation.rejected)}
 
     with steps.step("enrich", "enriching: coverage, towers, fibre, population, regions"):
-        schools = _enrich(validation.clean, layers, config)
+        schools = _enrich(validation.clean, layers, config, engine)
     steps.counts["enrich"] = {"schools": len(schools)}
 
     model_info = None
@@ -152,7 +157,7 @@ def run(
         steps.counts["predict"] = {"schools": len(schools), "predicted": predicted}
 
     with steps.step("cost", "costing every technology for every school"):
-        schools, rollout, sensitivity, scenarios, by_region = _cost(schools, layers, config)
+        schools, rollout, sensitivity, scenarios, by_region = _cost(schools, layers, config, engine)
     status = schools["cost_status"].value_counts()
     steps.counts["cost"] = {str(k): int(v) for k, v in sorted(status.items())}
     steps.counts["plan"] = {"schools": len(rollout.schools), "years": len(rollout.years)}
@@ -177,14 +182,15 @@ def run(
 
 
 # --- steps ---------------------------------------------------------------------------------------------------------
-def _enrich(schools: gpd.GeoDataFrame, layers: Layers, config: Config) -> pd.DataFrame:
-    from connectmap.enrich import enrich
+def _enrich(schools: gpd.GeoDataFrame, layers: Layers, config: Config, engine: EngineParams | None) -> pd.DataFrame:
+    from connectmap.engine import Engine
 
-    return enrich(
-        schools, towers=layers.towers, coverage_rasters=layers.coverage_rasters,
-        coverage_polygons=layers.coverage_polygons, fibre=layers.fibre, population=layers.population,
-        boundaries=layers.boundaries, params=config.enrich,
-    )
+    with Engine(engine) as runner:
+        return runner.enrich(
+            schools, towers=layers.towers, coverage_rasters=layers.coverage_rasters,
+            coverage_polygons=layers.coverage_polygons, fibre=layers.fibre, population=layers.population,
+            boundaries=layers.boundaries, params=config.enrich,
+        )
 
 
 def _predict(schools: pd.DataFrame, model_path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -198,13 +204,16 @@ def _predict(schools: pd.DataFrame, model_path: Path) -> tuple[pd.DataFrame, dic
     return add_connectivity_predictions(schools, model), info
 
 
-def _cost(schools: pd.DataFrame, layers: Layers, config: Config) -> tuple[pd.DataFrame, Any, Any, Any, Any]:
+def _cost(
+    schools: pd.DataFrame, layers: Layers, config: Config, engine: EngineParams | None
+) -> tuple[pd.DataFrame, Any, Any, Any, Any]:
     from connectmap import cost as costing
+    from connectmap.engine import Engine
 
     params = config.cost
-    if layers.towers is not None or layers.fibre is not None:
-        schools = costing.add_microwave_options(schools, layers.towers, layers.fibre, dem=layers.dem, params=params)
-    schools = costing.add_costs(schools, params)
+    with Engine(engine) as runner:  # microwave options (when towers or fibre are given) and costs
+        schools = runner.add_microwave_options_and_costs(schools, layers.towers, layers.fibre, dem=layers.dem,
+                                                         params=params)
     schools = costing.add_shared_fibre(schools, params)
     rollout = costing.plan_rollout(schools, params)
     schools = costing.add_rollout_year(schools, rollout)

@@ -51,39 +51,58 @@ def dask_client(params: EngineParams) -> Iterator[Any]:
     Raises
     ------
     ClusterError
-        When the scheduler does not answer within 20 s, or the local cluster cannot start.
+        When the scheduler does not answer within ``scheduler_timeout_s``, or the local cluster cannot start.
     """
     import dask
+
+    # The scheduler of a local cluster lives in this process: keep its routine INFO messages (workers joining and
+    # leaving) out of the user's terminal while the cluster runs.
+    chatty = logging.getLogger("distributed")
+    level = chatty.level
+    chatty.setLevel(logging.ERROR)
+    try:
+        with dask.config.set({"distributed.admin.system-monitor.gil.enabled": False}):
+            session = _remote_client(params) if params.scheduler else _local_client(params)
+            with session as client:
+                yield client
+    finally:
+        chatty.setLevel(level)
+
+
+@contextlib.contextmanager
+def _remote_client(params: EngineParams) -> Iterator[Any]:
+    from distributed import Client
+
+    try:
+        client = Client(params.scheduler, timeout=f"{params.scheduler_timeout_s}s")
+    except (OSError, TimeoutError) as err:
+        raise ClusterError(f"--scheduler {params.scheduler}: no Dask scheduler answers there ({err}); start one with "
+                           "`dask scheduler` and `dask worker ADDRESS`, or leave --scheduler out to use a local "
+                           "cluster") from None
+    log.info("connected to the Dask scheduler at %s (%d workers)", params.scheduler,
+             len(client.scheduler_info().get("workers", {})))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def _local_client(params: EngineParams) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
-    with dask.config.set({"distributed.worker.daemon": False, "distributed.admin.system-monitor.gil.enabled": False,
-                          "logging.distributed": "error"}):
-        if params.scheduler:
-            try:
-                client = Client(params.scheduler, timeout="20s")
-            except (OSError, TimeoutError) as err:
-                raise ClusterError(f"--scheduler {params.scheduler}: no Dask scheduler answers there ({err}); start "
-                                   "one with `dask scheduler` and `dask worker ADDRESS`, or leave --scheduler out to "
-                                   "use a local cluster") from None
-            log.info("connected to the Dask scheduler at %s (%d workers)", params.scheduler,
-                     len(client.scheduler_info().get("workers", {})))
-            try:
-                yield client
-            finally:
-                client.close()
-            return
-        limit = worker_memory_limit(params)
-        try:
-            cluster = LocalCluster(
-                n_workers=params.n_workers, threads_per_worker=1, processes=True, memory_limit=limit,
-                host="127.0.0.1", dashboard_address=":0", scheduler_kwargs={"dashboard": False},
-                silence_logs=logging.ERROR, env=WORKER_ENV,
-            )
-        except (OSError, RuntimeError) as err:
-            raise ClusterError(f"cannot start a local Dask cluster ({err}); try --engine local") from None
-        log.info("local Dask cluster: %d workers x 1 thread, %.1f GB each", params.n_workers, limit / 1024**3)
-        try:
-            with Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
+    limit = worker_memory_limit(params)
+    try:
+        cluster = LocalCluster(
+            n_workers=params.n_workers, threads_per_worker=1, processes=True, memory_limit=limit, host="127.0.0.1",
+            dashboard_address=":0", scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR,
+            env=WORKER_ENV,
+        )
+    except (OSError, RuntimeError) as err:
+        raise ClusterError(f"cannot start a local Dask cluster ({err}); try --engine local") from None
+    log.info("local Dask cluster: %d workers x 1 thread, %.1f GB each", params.n_workers, limit / 1024**3)
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()

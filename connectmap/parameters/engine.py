@@ -27,6 +27,11 @@ class EngineParams(Section):
         "cluster for the run and stop it afterwards.",
         source="connectmap",
     )
+    scheduler_timeout_s: float = param(
+        20.0, unit="s", gt=0.0,
+        description="How long to wait for the scheduler at `scheduler` to answer before giving up.",
+        source="connectmap",
+    )
     n_workers: int = param(
         2, unit="processes", ge=1,
         description="Worker processes of the local cluster (one thread each: the kernels are single-threaded "
