@@ -56,19 +56,18 @@ def check_towers(towers: pd.DataFrame) -> None:
     if missing or not hasattr(towers, "geometry"):
         raise SchemaError(f"tower table: missing {', '.join(missing) or 'geometry'}; read towers with "
                           "connectmap.io.read_towers")
-    unknown = sorted(set(towers["technology"].dropna().astype(str)) - set(TECHNOLOGIES))
+    unknown = sorted(set(pd.unique(towers["technology"].dropna()).tolist()) - set(TECHNOLOGIES))
     if unknown:
         raise SchemaError(f"tower table, column 'technology': unknown values {unknown}; expected GSM, UMTS, LTE, NR")
 
 
-def _nearest_into(out: dict[str, object], n: int, lon: np.ndarray, lat: np.ndarray, sites: pd.DataFrame,
-                  dist_col: str, id_col: str) -> None:
-    slon, slat = layer_lonlat(sites)
-    hit = PointIndex(slon, slat).nearest(lon, lat)
-    # take() on the string array (no Python loop); -1 (no site) becomes missing.
-    ids = pd.array(sites["site_id"], dtype="str")
+def _nearest_into(out: dict[str, object], lon: np.ndarray, lat: np.ndarray, tlon: np.ndarray, tlat: np.ndarray,
+                  ids: pd.api.extensions.ExtensionArray, rows: np.ndarray, dist_col: str, id_col: str) -> None:
+    """Nearest of the tower rows ``rows`` for every school."""
+    hit = PointIndex(tlon[rows], tlat[rows]).nearest(lon, lat)
     out[dist_col] = hit.distance_km
-    out[id_col] = ids.take(hit.index, allow_fill=True)
+    # take() on the string array (no Python loop); -1 (no site) becomes missing.
+    out[id_col] = ids.take(np.where(hit.index >= 0, rows[np.maximum(hit.index, 0)], -1), allow_fill=True)
 
 
 def add_nearest_towers(
@@ -99,27 +98,37 @@ def add_nearest_towers(
     have = towers is not None and len(towers) > 0
     if have:
         check_towers(towers)
+    operator_known = None
+    if have:
+        # Columns as arrays once; technologies and operators select rows by index, not by copying the table.
+        tlon, tlat = layer_lonlat(towers)
+        ids = pd.array(towers["site_id"], dtype="str")
+        tech_codes, tech_names = pd.factorize(towers["technology"])
+        if "operator" in towers.columns:
+            op_codes, op_names = pd.factorize(towers["operator"])  # missing operators get -1
+            operator_known = op_codes >= 0
     for tech in TECHNOLOGIES:
         dist_col, id_col = nearest_distance_column(tech), nearest_id_column(tech)
-        sites = towers[towers["technology"] == tech] if have else None
-        if sites is None or sites.empty:
+        code = list(tech_names).index(tech) if have and tech in list(tech_names) else -2
+        rows = np.flatnonzero(tech_codes == code) if have else np.empty(0, dtype=np.int64)
+        if not rows.size:
             out[dist_col] = np.full(n, np.nan)
             out[id_col] = pd.array([None] * n, dtype="str")
             continue
-        _nearest_into(out, n, lon, lat, sites, dist_col, id_col)
-        if params.per_operator and "operator" in sites.columns:
-            known = sites[sites["operator"].notna()]
-            for operator, group in known.groupby(known["operator"].astype("str"), sort=True):
+        _nearest_into(out, lon, lat, tlon, tlat, ids, rows, dist_col, id_col)
+        if params.per_operator and operator_known is not None:
+            known = rows[operator_known[rows]]
+            for op_code in sorted(np.unique(op_codes[known]), key=lambda c: str(op_names[c])):
+                operator = str(op_names[op_code])
                 d_col, i_col = nearest_distance_column(tech, operator), nearest_id_column(tech, operator)
                 describe(d_col, f"Geodesic distance to the nearest {tech} site of {operator}", "km")
                 describe(i_col, f"site_id of the nearest {tech} site of {operator}", "text")
-                _nearest_into(out, n, lon, lat, group, d_col, i_col)
+                _nearest_into(out, lon, lat, tlon, tlat, ids, known[op_codes[known] == op_code], d_col, i_col)
     if have:
         # Count distinct sites: a site carrying GSM and LTE is one row per technology in the tower table.
-        slon, slat = layer_lonlat(towers)
         codes, _ = pd.factorize(towers["site_id"])
         _, first = np.unique(codes, return_index=True)  # first row of each site
-        index = PointIndex(slon[first], slat[first])
+        index = PointIndex(tlon[first], tlat[first])
     for radius in params.tower_count_radii_km:
         column = towers_within_column(radius)
         if not have:
