@@ -6,9 +6,10 @@ file's name instead of half-way through a run. Pixel values are read when a kern
 
 The kernels never call ``rasterio.sample()`` (one GDAL call per point): points are transformed into the raster's
 CRS in one vectorised call, turned into pixel indices with the inverse geotransform, grouped into block-aligned
-tiles, and each tile that holds points is read once (with a halo for disk queries) and indexed with numpy. Tiles
-are sized to a memory budget, so rasters far larger than memory are read block by block; a raster whose needed
-window fits in the budget is read in one call (GDAL decodes its blocks on all cores).
+tiles of at most 2048 x 2048 pixels (and the memory budget), and each tile that holds points is read once, in the
+file's data type (with a halo for disk queries), and indexed with numpy. Tiles without points are never read, and
+rasters far larger than memory are read tile by tile. (Measured: a 30,000 x 30,000 deflate GeoTIFF reads in 0.5 s
+as 2048-pixel tiles on one thread, and 3x slower with GDAL_NUM_THREADS=ALL_CPUS on this 2-core machine.)
 
 Outside the raster, on nodata, or on NaN, a value is *unknown* (NaN), never "no coverage" or zero.
 
