@@ -17,7 +17,7 @@ from typing import Any
 #: Libraries whose versions change results or outputs.
 LIBRARIES = (
     "connectmap", "numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "rasterio", "scipy",
-    "scikit-learn", "skops", "openpyxl", "folium", "xstatic-leaflet", "matplotlib", "pydantic",
+    "scikit-learn", "skops", "openpyxl", "xstatic-leaflet", "numba", "matplotlib", "pydantic",
 )
 
 
