@@ -8,11 +8,12 @@ nodes), and people within 1, 2, 3, 5 and 10 km from a 0.01° population-density 
 ``connectmap.enrich.add_*`` function on GeoDataFrames; building the input tables is not timed. Reported: median
 seconds of 3 runs per step and for the whole chain, and the peak memory of the process running the chain.
 
-Part 2 (side by side, one run, the same 100,000 schools and 800,000 towers): connectmap against giga-spatial 0.10.1
-(PyPI ``giga-spatial``, AGPL, installed only in ``benchmarks/.venv-peers`` and run there in a subprocess), sklearn
-``BallTree`` (haversine), geopandas ``sjoin_nearest`` and rasterio ``sample()``. Wrong nearest ids are counted
-against an independent exact answer: BallTree's 16 spherical nearest, re-ranked by pyproj ``Geod`` (provably
-exact when the 16th is more than 1.0101 x the first, which the script checks).
+Part 2 (side by side, the same 100,000 schools and 800,000 towers; connectmap and giga-spatial median of 3 runs,
+the naive methods one run): connectmap
+against giga-spatial 0.10.1 (PyPI ``giga-spatial``, AGPL, installed only in ``benchmarks/.venv-peers`` and run
+there in a subprocess), sklearn ``BallTree`` (haversine), geopandas ``sjoin_nearest`` and rasterio ``sample()``.
+Wrong nearest ids are counted against an independent exact answer: BallTree's 16 spherical nearest, re-ranked by
+pyproj ``Geod`` (provably exact when the 16th is more than 1.0101 x the first, which the script checks).
 
 Run:  python benchmarks/bench_enrich.py            (both parts; --part scale | peers; --schools N for part 1)
 Set up the peers' environment once:
@@ -40,6 +41,8 @@ DATA = Path(WORK) / "enrich"
 BOX = (70.0, 90.0, 10.0, 30.0)  # lon0, lon1, lat0, lat1
 RASTER_SIDE = 30_000
 TECH_SHARES = {"GSM": 0.40, "UMTS": 0.30, "LTE": 0.25, "NR": 0.05}
+#: Repeats per method in part 2 (medians reported).
+REPEATS = 3
 PEERS_PY = HERE / ".venv-peers" / "bin" / "python"
 
 
@@ -273,7 +276,8 @@ def part_peers(n_schools: int = 100_000, n_towers: int = 800_000) -> None:
     tlon, tlat = towers.geometry.x.to_numpy(), towers.geometry.y.to_numpy()
     tech = towers["technology"].to_numpy()
     coverage_path, population_path = DATA / "coverage_30000.tif", DATA / "population_001deg.tif"
-    print(f"\n## Part 2: side by side, {n_schools:,} schools x {n_towers:,} towers, one run each ({machine()})")
+    print(f"\n## Part 2: side by side, {n_schools:,} schools x {n_towers:,} towers; connectmap and giga-spatial: "
+          f"median of {REPEATS} runs, naive methods: one run ({machine()}; load {os.getloadavg()[0]:.1f})")
 
     # Truth for nearest ids, independently.
     truth, provable = {}, {}
@@ -292,19 +296,21 @@ def part_peers(n_schools: int = 100_000, n_towers: int = 800_000) -> None:
                           population_radii_km=[1.0])
     cov = open_raster(coverage_path, kind="coverage")
     pop = open_raster(population_path, kind="population")
-    ours = {}
-    start = time.perf_counter()
-    out = add_nearest_towers(schools, towers, params)
-    ours["nearest x4 + count 5 km"] = time.perf_counter() - start
-    start = time.perf_counter()
-    out = add_coverage(out, rasters=[cov], params=params)
-    ours["raster value"] = time.perf_counter() - start
-    start = time.perf_counter()
-    out = add_population(out, pop, params)
-    ours["population 1 km"] = time.perf_counter() - start
-    start = time.perf_counter()
-    out = add_fibre(out, fibre, params)
-    ours["fibre node + line"] = time.perf_counter() - start
+    runs: dict[str, list[float]] = {}
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        out = add_nearest_towers(schools, towers, params)
+        runs.setdefault("nearest x4 + count 5 km", []).append(time.perf_counter() - start)
+        start = time.perf_counter()
+        out = add_coverage(out, rasters=[cov], params=params)
+        runs.setdefault("raster value", []).append(time.perf_counter() - start)
+        start = time.perf_counter()
+        out = add_population(out, pop, params)
+        runs.setdefault("population 1 km", []).append(time.perf_counter() - start)
+        start = time.perf_counter()
+        out = add_fibre(out, fibre, params)
+        runs.setdefault("fibre node + line", []).append(time.perf_counter() - start)
+    ours = {k: statistics.median(v) for k, v in runs.items()}
     site_row = {s: i for i, s in enumerate(towers["site_id"].to_numpy())}
     notes = []
     for t in TECH_SHARES:
@@ -378,7 +384,8 @@ def _run_gigaspatial(schools, towers, fibre, coverage_path, population_path) -> 
              tech=towers["technology"].to_numpy().astype("U4"),
              nlon=fibre.nodes.geometry.x.to_numpy(), nlat=fibre.nodes.geometry.y.to_numpy())
     script = HERE / "_peers_gigaspatial.py"
-    result = subprocess.run([str(PEERS_PY), str(script), str(DATA), str(coverage_path), str(population_path)],
+    result = subprocess.run([str(PEERS_PY), str(script), str(DATA), str(coverage_path), str(population_path),
+                             str(REPEATS)],
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         print("giga-spatial failed:\n" + result.stderr[-3000:])
