@@ -6,7 +6,7 @@ Columns added:
   ellipsoidal geodesic distance (:class:`connectmap.geodesy.PointIndex`).
 * ``fiber_line_distance_km`` and ``fiber_line_id``: the nearest point of any fibre line (route), by geodesic
   distance to segments taken as great-circle arcs between their vertices (:class:`connectmap.geodesy.PolylineIndex`;
-  its docstring states the error bound: centimetres within 10 km of a line, under ~1.5 m at 100 km).
+  its docstring states the error bound: under 1 m within 20 km of a line, under 2e-5 of the distance beyond).
 
 All are NaN/empty when the network has no nodes (or no lines): unknown, not zero.
 """
