@@ -138,6 +138,39 @@ def read_school_register(
     ), config
 
 
+def settings_with_layers(
+    config_path: Path | None,
+    *,
+    schools: Path | None = None,
+    columns: list[str] | None = None,
+    operator_name: list[str] | None = None,
+    **options: object,
+) -> Config:
+    """The config file's settings with the command's layer options on top, every input path made absolute.
+
+    Paths in the config file are relative to it; paths given on the command line are relative to the working
+    folder. ``options`` are fields of ``[inputs]`` (``towers``, ``coverage``, ``fibre``, ``population``,
+    ``boundaries``, ``dem``, ``model``, ``boundary_admin1_field``, ...); empty ones leave the config's value.
+    """
+    from connectmap.config import load_config
+    from connectmap.io.inputs import absolute_inputs
+
+    settings = load_config(config_path)
+    inputs = absolute_inputs(settings.inputs, config_path.parent if config_path else None)
+    given = inputs.model_dump(mode="json")
+    for key, value in options.items():
+        if isinstance(value, list) and value:
+            given[key] = [str(v) for v in value]
+        elif value is not None and not isinstance(value, list):
+            given[key] = str(value)
+    if schools is not None:
+        given["schools"]["path"] = str(schools)
+    given["schools"]["columns"] |= parse_mapping(columns, "--columns")
+    given["operator_names"] |= parse_mapping(operator_name, "--operator-name")
+    inputs = absolute_inputs(type(inputs).model_validate(given), Path.cwd())
+    return settings.model_copy(update={"inputs": inputs})
+
+
 def print_quality_summary(summary: dict) -> None:
     """A short human summary of validation on stdout."""
     typer.echo(
@@ -184,8 +217,6 @@ def validate_command(
 
 
 # --- map ------------------------------------------------------------------------------------------------------------
-_RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
-
 
 @app.command("map")
 def map_command(
@@ -223,47 +254,34 @@ def map_command(
 ) -> None:
     """Build an offline interactive HTML map (and optionally a PNG) of schools, towers, fibre and coverage."""
     from connectmap.config import config_from_dict
+    from connectmap.io.inputs import input_files, load_layers
+    from connectmap.pipeline import map_keywords
     from connectmap.report.files import check_not_input, protect_inputs
-    from connectmap.report.maps import coverage_overlays, write_map
+    from connectmap.report.maps import write_map
     from connectmap.validate import validate_schools
 
-    def check_outputs(inputs: list[Path | None]) -> None:
-        protect_inputs([p for p in inputs if p is not None])
-        for output in (out, png):
-            if output is not None:
-                check_not_input(output)
-
-    check_outputs([schools, config])
-    table, settings = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
     # Layers not given on the command line come from the config file's [inputs] (paths relative to that file).
-    here = config.parent if config is not None else Path()
-    towers = towers or [here / p for p in settings.inputs.towers]
-    fibre = fibre or [here / p for p in settings.inputs.fibre]
-    boundaries = boundaries or (here / settings.inputs.boundaries if settings.inputs.boundaries else None)
-    coverage_specs = [parse_coverage_spec(spec) for spec in coverage or []] or [
-        (tech, operator, here / path) for tech, operator, path in map(parse_coverage_spec, settings.inputs.coverage)]
-    check_outputs([*towers, *fibre, *(p for _, _, p in coverage_specs), boundaries])
+    settings = settings_with_layers(
+        config, towers=towers, fibre=fibre, coverage=coverage, boundaries=boundaries,
+        boundary_admin1_field=admin1_field, boundary_admin2_field=admin2_field,
+    )
+    files = input_files(settings.inputs)
+    protect_inputs([schools, *(p for kind in ("towers", "fibre", "coverage", "boundaries")
+                               for p in files.get(kind, [])), *([config] if config else [])])
+    for output in (out, png):
+        if output is not None:
+            check_not_input(output)
+    table, _ = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
     overrides = {"title": title, "colour_schools_by": colour_by, "basemap": basemap}
     maps_data = {**settings.maps.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
     params = config_from_dict({"maps": maps_data}, origin="command line").maps
-    layers = read_map_layers(
-        towers=towers, fibre=fibre, coverage=coverage_specs, boundaries=boundaries,
-        admin1_field=admin1_field or settings.inputs.boundary_admin1_field,
-        admin2_field=admin2_field or settings.inputs.boundary_admin2_field,
-        operator_names=settings.inputs.operator_names,
-    )
-    outline = layers["boundaries"]
-    result = validate_schools(table, boundary=outline, params=settings.validation)
+    read = load_layers(settings.inputs.model_copy(update={"population": None, "dem": None, "model": None}))
+    layers = map_keywords(read, params, settings.enrich)
+    result = validate_schools(table, boundary=read.boundaries, params=settings.validation)
     if len(result.rejected):
         typer.echo(f"{len(result.rejected)} of {len(table)} rows cannot be placed on the map (run `connectmap "
                    "validate` for the reasons)")
     default_title = f"Schools of {settings.inputs.country}" if settings.inputs.country else f"Schools: {schools.name}"
-    enrich_params = getattr(settings, "enrich", None)
-    thresholds = enrich_params.thresholds.model_dump() if enrich_params is not None else None
-    layers["rasters"] = coverage_overlays(
-        layers.pop("coverage_rasters"), params,
-        {k.removesuffix("_dbm"): v for k, v in thresholds.items()} if thresholds else None,
-    )
     write_map(out, result.clean, title=default_title, params=params, **layers)
     typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(result.clean):,} schools)")
     if png is not None:
@@ -271,39 +289,6 @@ def map_command(
 
         write_static_map(png, result.clean, title=default_title, params=params, **layers)
         typer.echo(f"wrote {png}")
-
-
-def read_map_layers(
-    *,
-    towers: list[Path],
-    fibre: list[Path],
-    coverage: list[tuple[str | None, str | None, Path]],
-    boundaries: Path | None,
-    admin1_field: str | None,
-    admin2_field: str | None,
-    operator_names: dict[str, str],
-) -> dict[str, object]:
-    """Read the map's layers through :mod:`connectmap.io` into the keywords of ``write_map``."""
-    import pandas as pd
-
-    from connectmap import io
-
-    tower_table = (pd.concat([io.read_towers(p, operator_names=operator_names) for p in towers], ignore_index=True)
-                   if towers else None)
-    network = io.read_fibre(fibre) if fibre else None
-    outline = (io.read_boundaries(boundaries, admin1_field=admin1_field, admin2_field=admin2_field)
-               if boundaries is not None else None)
-    polygons, rasters = [], []
-    for technology, operator, path in coverage:
-        if path.suffix.lower() in _RASTER_SUFFIXES:
-            rasters.append(io.open_raster(path, kind="coverage", technology=technology, operator=operator))
-        else:
-            polygons.append(io.read_coverage_polygons(path, technology=technology, operator=operator))
-    return {
-        "towers": tower_table, "fibre": network, "boundaries": outline,
-        "coverage_polygons": pd.concat(polygons, ignore_index=True) if polygons else None,
-        "coverage_rasters": rasters,
-    }
 
 
 # --- cost -----------------------------------------------------------------------------------------------------------
@@ -748,19 +733,6 @@ def casebook_command(
 
 
 # --- enrich ---------------------------------------------------------------------------------------------------------
-_ENRICH_RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
-
-
-def parse_enrich_coverage(spec: str) -> tuple[str | None, str | None, Path]:
-    """``TECH[:OPERATOR]=PATH`` or ``PATH`` (technology and operator from the file's tags or fields)."""
-    head, sep, tail = spec.partition("=")
-    if not sep or Path(spec).exists():
-        return None, None, Path(spec)
-    tech, _, operator = head.partition(":")
-    if not tech.strip() or not tail.strip():
-        raise ConnectmapError(f"--coverage {spec!r}: expected TECH[:OPERATOR]=PATH, e.g. --coverage LTE:Orange=lte.tif")
-    return tech.strip(), operator.strip() or None, Path(tail.strip())
-
 
 @app.command("enrich")
 def enrich_command(
@@ -806,39 +778,28 @@ def enrich_command(
     Writes schools_enriched.gpkg and schools_enriched.csv (plus rejected.csv for rows validation set aside) to
     --out; with --modelled-coverage-tif also modelled_coverage_<TECH>.tif.
     """
-    import pandas as pd
-
-    from connectmap import io
     from connectmap.enrich.coverage import modelled_coverage_grid
+    from connectmap.io.inputs import load_layers
     from connectmap.report.files import protect_inputs
     from connectmap.report.rasters import write_coverage_geotiff
     from connectmap.report.tables import write_csv, write_geopackage
     from connectmap.validate import validate_schools
 
-    specs = [parse_enrich_coverage(spec) for spec in coverage or []]
-    inputs = [schools, *(towers or []), *(fibre or []), *(p for _, _, p in specs), population, boundaries, config]
-    protect_inputs([p for p in inputs if p is not None])
-    table, settings = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
-    names = {**settings.inputs.operator_names, **parse_mapping(operator_name, "--operator-name")}
-    regions = (io.read_boundaries(boundaries, admin1_field=admin1_field, admin2_field=admin2_field)
-               if boundaries is not None else None)
-    result = validate_schools(table, boundary=regions, params=settings.validation)
-    tower_table = (pd.concat([io.read_towers(p, operator_names=names) for p in towers], ignore_index=True)
-                   if towers else None)
-    rasters, polygons = [], []
-    for technology, operator, path in specs:
-        if path.suffix.lower() in _ENRICH_RASTER_SUFFIXES:
-            rasters.append(io.open_raster(path, kind="coverage", technology=technology, operator=operator))
-        else:
-            polygons.append(io.read_coverage_polygons(path, technology=technology, operator=operator))
-    network = io.read_fibre(fibre) if fibre else None
-    people = (io.open_raster(population, kind="population", value=population_value)
-              if population is not None else None)
+    settings = settings_with_layers(
+        config, operator_name=operator_name, towers=towers, coverage=coverage, fibre=fibre, population=population,
+        population_value=population_value, boundaries=boundaries, boundary_admin1_field=admin1_field,
+        boundary_admin2_field=admin2_field,
+    )
+    layers = load_layers(settings.inputs)
+    protect_inputs([schools, *(p for paths in layers.files.values() for p in paths), *([config] if config else [])])
+    table, _ = read_school_register(schools, columns, layer, sheet, encoding, delimiter, crs, config)
+    result = validate_schools(table, boundary=layers.boundaries, params=settings.validation)
+    tower_table = layers.towers
     with engine_runner(engine, scheduler) as runner:
         enriched = runner.enrich(
-            result.clean, towers=tower_table, coverage_rasters=rasters,
-            coverage_polygons=pd.concat(polygons, ignore_index=True) if polygons else None,
-            fibre=network, population=people, boundaries=regions, params=settings.enrich,
+            result.clean, towers=layers.towers, coverage_rasters=layers.coverage_rasters,
+            coverage_polygons=layers.coverage_polygons, fibre=layers.fibre, population=layers.population,
+            boundaries=layers.boundaries, params=settings.enrich,
         )
     write_geopackage(enriched, out / "schools_enriched.gpkg")
     write_csv(enriched, out / "schools_enriched.csv")
@@ -903,26 +864,14 @@ def run_command(
     schools.csv, rejected.csv, quality.json, map.html, map.png, investment_case.xlsx (+ one per operator),
     rollout and sensitivity tables, summary.md and manifest.json.
     """
-    from connectmap.config import load_config
-    from connectmap.io.inputs import absolute_inputs
     from connectmap.pipeline import run
 
-    settings = load_config(config)
-    # Paths in the config are relative to the config file; paths given here are relative to the working folder.
-    inputs = absolute_inputs(settings.inputs, config.parent if config else None)
-    options = {
-        "towers": [str(p) for p in towers or []], "coverage": coverage, "fibre": [str(p) for p in fibre or []],
-        "population": population and str(population), "boundaries": boundaries and str(boundaries),
-        "dem": dem and str(dem), "model": model and str(model), "name": name, "country": country,
-        "population_value": population_value, "boundary_admin1_field": admin1_field,
-        "boundary_admin2_field": admin2_field,
-    }
-    given = inputs.model_dump(mode="json") | {k: v for k, v in options.items() if v}
-    given["schools"]["path"] = str(schools) if schools else given["schools"]["path"]
-    given["schools"]["columns"] |= parse_mapping(columns, "--columns")
-    given["operator_names"] |= parse_mapping(operator_name, "--operator-name")
-    inputs = absolute_inputs(type(inputs).model_validate(given), Path.cwd())
-    settings = settings.model_copy(update={"inputs": inputs})
+    settings = settings_with_layers(
+        config, schools=schools, columns=columns, operator_name=operator_name, towers=towers, coverage=coverage,
+        fibre=fibre, population=population, population_value=population_value, boundaries=boundaries,
+        boundary_admin1_field=admin1_field, boundary_admin2_field=admin2_field, dem=dem, model=model, name=name,
+        country=country,
+    )
     result = run(settings, out=out, png=png, engine=engine_params(engine, scheduler))
     print_run_result(result)
 

@@ -27,6 +27,8 @@ from connectmap.errors import ConfigError
 from connectmap.io import read_schools
 from connectmap.io.inputs import Layers, input_files, load_layers, resolve
 from connectmap.parameters.engine import EngineParams
+from connectmap.parameters.enrich import EnrichParams
+from connectmap.parameters.maps import MapParams
 from connectmap.report.files import check_not_input, output_folder, protect_inputs, write_text
 from connectmap.report.manifest import describe_input, file_sha256, library_versions
 from connectmap.report.summary import summary_markdown
@@ -250,7 +252,7 @@ def _report(
     png: bool,
 ) -> list[str]:
     from connectmap.report.excel import write_casebook
-    from connectmap.report.maps import coverage_overlays, write_map
+    from connectmap.report.maps import write_map
     from connectmap.report.tables import write_csv, write_geopackage
 
     write_geopackage(schools, stage / "schools.gpkg")
@@ -270,12 +272,7 @@ def _report(
                "rollout_years.csv", "sensitivity.csv", "scenarios.csv", "cost_by_admin1.csv"]
 
     title = f"Schools of {config.inputs.country}" if config.inputs.country else f"Schools: {config.inputs.name}"
-    thresholds = {k.removesuffix("_dbm"): v for k, v in config.enrich.thresholds.model_dump().items()}
-    map_layers = {
-        "towers": layers.towers, "fibre": layers.fibre, "boundaries": layers.boundaries,
-        "coverage_polygons": layers.coverage_polygons,
-        "rasters": coverage_overlays(layers.coverage_rasters, config.maps, thresholds),
-    }
+    map_layers = map_keywords(layers, config.maps, config.enrich)
     write_map(stage / "map.html", schools, title=title, params=config.maps, **map_layers)
     written.append("map.html")
     if png:
@@ -286,6 +283,21 @@ def _report(
     books = write_casebook(case, stage, rejected=validation.rejected, config=config, per_operator=True)
     written.extend(Path(book).name for book in books)
     return written
+
+
+def map_keywords(layers: Layers, maps: MapParams, enrich: EnrichParams) -> dict[str, Any]:
+    """The layers as keywords of :func:`connectmap.report.maps.write_map` and ``write_static_map``.
+
+    Coverage rasters become overlays coloured with the same dBm thresholds enrichment uses.
+    """
+    from connectmap.report.maps import coverage_overlays
+
+    thresholds = {k.removesuffix("_dbm"): v for k, v in enrich.thresholds.model_dump().items()}
+    return {
+        "towers": layers.towers, "fibre": layers.fibre, "boundaries": layers.boundaries,
+        "coverage_polygons": layers.coverage_polygons,
+        "rasters": coverage_overlays(layers.coverage_rasters, maps, thresholds),
+    }
 
 
 # --- summary and manifest -------------------------------------------------------------------------------------------
