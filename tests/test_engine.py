@@ -30,7 +30,9 @@ from connectmap.engine.spatial import (
     MIN_PARTITION_ROWS,
     WHOLE_EARTH_KM,
     cap_of,
+    footprint_of,
     hilbert_partitions,
+    reaching,
     within_halo,
 )
 from connectmap.geodesy import geodesic_km
@@ -119,7 +121,8 @@ def test_hilbert_partitions_cover_every_row_once_and_are_compact():
     lon = rng.uniform(-180, 180, 10_500)
     lat = rng.uniform(-60, 70, 10_500)
     lon[[7, 70]] = np.nan  # no position: the last partition
-    parts = hilbert_partitions(lon, lat, 2000)
+    partitions = hilbert_partitions(lon, lat, 2000)
+    parts = [p.positions for p in partitions]
     every = np.concatenate(parts)
     assert np.array_equal(np.sort(every), np.arange(lon.size))
     assert np.array_equal(parts[-1], [7, 70])
@@ -131,7 +134,48 @@ def test_hilbert_partitions_cover_every_row_once_and_are_compact():
     assert max(caps) < 0.6 * random_cap
     # never below the minimum partition size when the table has that many rows
     small = hilbert_partitions(lon[:2500], lat[:2500], 100)
-    assert all(len(p) >= MIN_PARTITION_ROWS for p in small if not np.isnan(lon[p]).all())
+    assert all(len(p.positions) >= MIN_PARTITION_ROWS for p in small if p.footprint is not None)
+    # footprints: every point of a partition lies in one of its caps, and the caps hug the points
+    for part in partitions[:-1]:
+        fp = part.footprint
+        sample = rng.choice(part.positions, 100, replace=False)
+        d = geodesic_km(fp.lon[None, :], fp.lat[None, :], lon[sample, None], lat[sample, None])
+        assert np.all((d <= fp.radius_km[None, :]).any(axis=1))
+        assert fp.radius_km.max() < 45.0  # 0.5° cells
+    assert partitions[-1].footprint is None
+
+
+def test_footprint_halo_and_reaching_never_miss_a_neighbour():
+    rng = np.random.default_rng(8)
+    # a ragged partition: two clusters far apart, as a Hilbert run can be
+    lon = np.r_[rng.normal(10, 0.5, 1500), rng.normal(40, 0.5, 1500)]
+    lat = np.r_[rng.normal(5, 0.5, 1500), rng.normal(-2, 0.5, 1500)]
+    fp = hilbert_partitions(lon, lat, 10_000)[0].footprint  # one partition, one cap per 0.5° cell
+    one_cap = cap_of(lon, lat)
+    whole = footprint_of(lon, lat, cell_deg=400.0)  # a single cell: the one cap round everything
+    assert whole.lon.size == 1 and whole.radius_km[0] == pytest.approx(one_cap.radius_km, rel=1e-9)
+    assert fp.radius_km.max() < 45.0 < 1000.0 < one_cap.radius_km  # the footprint hugs the clusters
+    ref_lon, ref_lat = rng.uniform(0, 50, 4000), rng.uniform(-12, 15, 4000)
+    halo = 80.0
+    selected = within_halo(ref_lon, ref_lat, fp, halo)
+    from scipy.spatial import cKDTree
+
+    from connectmap.geodesy import ecef_km
+
+    tree = cKDTree(ecef_km(lon, lat))
+    _, near = tree.query(ecef_km(ref_lon, ref_lat), k=20)
+    nearest = np.array([geodesic_km(np.full(20, x), np.full(20, y), lon[n], lat[n]).min()
+                        for x, y, n in zip(ref_lon, ref_lat, near, strict=True)])
+    assert np.all(selected[nearest <= halo])
+    assert selected.mean() < within_halo(ref_lon, ref_lat, one_cap, halo).mean() / 3  # far less than one cap
+    # reaching: a layer cut into caps; a cap with a point within the halo is never left out
+    cells = [np.flatnonzero((ref_lon // 5 == i) & (ref_lat // 5 == j)) for i in range(10) for j in range(-3, 3)]
+    cells = [c for c in cells if c.size]
+    caps = [cap_of(ref_lon[c], ref_lat[c]) for c in cells]
+    hit = set(reaching(fp, caps, halo))
+    for k, c in enumerate(cells):
+        if (nearest[c] <= halo).any():
+            assert k in hit
 
 
 # --- a small world case ------------------------------------------------------------------------------------------
@@ -190,6 +234,9 @@ def test_world_case_enrich_and_cost_identical(engine):
     assert local["nearest_NR_distance"].min() > 2000
     assert local.loc[schools.index[4], "nearest_school_distance"] == 0.0
     assert (local["nearest_NR_id__alpha"] == "NR1").all()
+    # without per-operator columns a task reads a handful of sentinels instead of one per operator
+    lean = EnrichParams(per_operator=False, school_count_radii_km=[1.0])
+    assert_same_table(enrich(schools, towers=towers, params=lean), engine.enrich(schools, towers=towers, params=lean))
     costed_local = add_costs(add_microwave_options(local, towers, fibre), None)
     costed_dask = engine.add_microwave_options_and_costs(local, towers, fibre)
     assert_same_table(costed_local, costed_dask)

@@ -38,10 +38,11 @@ from connectmap.engine.layers import (
     PartitionedLayer,
     ambiguous_site_rows,
     number_rows,
+    sentinels_for,
     split_points,
     tower_sentinels,
 )
-from connectmap.engine.spatial import WHOLE_EARTH_KM, Cap, hilbert_partitions, point_lonlat
+from connectmap.engine.spatial import WHOLE_EARTH_KM, Footprint, hilbert_partitions, point_lonlat, reaching
 from connectmap.enrich.schools import NEAREST_SCHOOL_DISTANCE
 from connectmap.io.fibre import FibreNetwork
 from connectmap.io.rasters import RasterLayer
@@ -91,7 +92,7 @@ class SchoolParts:
     futures
         One future per partition (the rows of the input, in its order within the partition).
     caps
-        Cap around each partition.
+        Footprint of each partition (``None`` for the partition of schools without a position).
     positions
         Positions of each partition's rows in the input table.
     located
@@ -101,16 +102,14 @@ class SchoolParts:
     """
 
     futures: list[Any]
-    caps: list[Cap | None]
+    caps: list[Footprint | None]
     positions: list[NDArray[np.int64]]
     located: int
     dtypes: dict[str, Any]
 
-    def reaching(self, cap: Cap | None, halo_km: float) -> list[int]:
-        """Partitions that may hold a school within ``halo_km`` of the cap."""
-        if cap is None:
-            return []
-        return [i for i, other in enumerate(self.caps) if cap.reaches(other, halo_km)]
+    def reaching(self, area: Footprint | None, halo_km: float) -> list[int]:
+        """Partitions that may hold a school within ``halo_km`` of the area."""
+        return reaching(area, self.caps, halo_km)
 
 
 def harmonise_dtypes(frames: list[pd.DataFrame], input_dtypes: dict[str, Any]) -> list[pd.DataFrame]:
@@ -234,11 +233,10 @@ class Engine:
     def scatter_schools(self, schools: pd.DataFrame) -> SchoolParts:
         """Cut the schools into Hilbert partitions of ``partition_schools`` rows and send them to the cluster."""
         lon, lat = point_lonlat(schools)
-        positions = hilbert_partitions(lon, lat, self.params.partition_schools)
+        partitions = hilbert_partitions(lon, lat, self.params.partition_schools)
+        positions = [p.positions for p in partitions]
         frames = [schools.iloc[p] for p in positions]
-        from connectmap.engine.spatial import cap_of
-
-        caps = [cap_of(lon[p], lat[p]) for p in positions]
+        caps = [p.footprint for p in partitions]
         futures = self.client.scatter(frames) if frames else []
         located = int((np.isfinite(lon) & np.isfinite(lat)).sum())
         log.info("engine: %d schools in %d spatial partitions", len(schools), len(frames))
@@ -276,11 +274,11 @@ class Engine:
         return self.client.submit(func, *args, pure=False)
 
     def _tower_inputs(
-        self, layer: PartitionedLayer | None, cap: Cap | None, halo_km: float, sentinels: list[Any]
+        self, layer: PartitionedLayer | None, area: Footprint | None, halo_km: float, sentinels: list[Any]
     ) -> tuple[list[Any], list[Any]]:
         if layer is None:
             return [], []
-        return [layer.parts[j] for j in layer.reaching(cap, halo_km)], sentinels
+        return [layer.parts[j] for j in layer.reaching(area, halo_km)], sentinels
 
     # --- enrichment ------------------------------------------------------------------------------------------------
     def enrich_parts(
@@ -296,7 +294,8 @@ class Engine:
         t_halo = tower_halo_km(params, self.params.halo_km)
         s_halo = school_halo_km(params)
         shared_f = self.client.scatter(shared, broadcast=True)
-        sentinel_f = [self.client.scatter(towers.sentinels, broadcast=True)] if towers is not None else []
+        sentinel_f = ([self.client.scatter(sentinels_for(towers.sentinels, params.per_operator), broadcast=True)]
+                      if towers is not None else [])
         spec = tasks.TowerSpec(towers.empty if towers is not None else None, t_halo, None,
                                towers_given and towers is not None)
         keys = self._tower_keys(towers, params)
@@ -333,7 +332,7 @@ class Engine:
     def _tower_fallback(
         self,
         outs: list[Any],
-        caps: list[Cap | None],
+        caps: list[Footprint | None],
         towers: PartitionedLayer,
         sentinel_f: list[Any],
         todo: dict[int, dict[tuple[str, str | None], NDArray[np.int64]]],
@@ -418,7 +417,7 @@ class Engine:
         fibre_f = self.client.scatter(fibre, broadcast=True) if fibre is not None else None
         sentinels = []
         if towers is not None:
-            always = [self.client.scatter(towers.sentinels, broadcast=True),
+            always = [self.client.scatter(sentinels_for(towers.sentinels, False), broadcast=True),
                       self.client.scatter(towers.extra["ambiguous"], broadcast=True)]
             backhauled = self._backhauled_site(towers, always[1], fibre_f, params) if fibre is not None else None
             sentinels = always + ([self.client.scatter(backhauled, broadcast=True)] if backhauled is not None else [])

@@ -23,13 +23,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from connectmap.engine.spatial import ROW, Cap, cap_of_table, hilbert_partitions, point_lonlat, within_halo
+from connectmap.engine.spatial import (
+    ROW,
+    Cap,
+    Footprint,
+    cap_of_table,
+    hilbert_partitions,
+    point_lonlat,
+    reaching,
+    within_halo,
+)
 
 #: Columns whose distinct combinations get a sentinel row in a tower layer.
 TOWER_GROUPS = ("technology", "operator")
@@ -42,7 +52,8 @@ class PartitionedLayer:
     Attributes
     ----------
     parts
-        One future (or in-memory frame) per partition, rows in global order within each.
+        One future, in-memory frame or GeoParquet path per partition, rows in global order within each. Paths
+        keep a large layer on disk: a task reads only the partitions its halo reaches.
     caps
         Cap around each partition (``None`` for a partition without positions).
     sentinels
@@ -65,12 +76,10 @@ class PartitionedLayer:
     groups: list[tuple[str, str | None]] = field(default_factory=list)
     extra: dict[str, pd.DataFrame] = field(default_factory=dict)
 
-    def reaching(self, cap: Cap | None, halo_km: float) -> list[int]:
-        """Partitions that may hold a point within ``halo_km`` of the cap (all of them for ``cap=None`` is never
-        needed: a school without a position has no neighbours)."""
-        if cap is None:
-            return []
-        return [i for i, other in enumerate(self.caps) if cap.reaches(other, halo_km)]
+    def reaching(self, area: Footprint | Cap | None, halo_km: float) -> list[int]:
+        """Partitions that may hold a point within ``halo_km`` of the area (none for ``None``: a school without a
+        position has no neighbours)."""
+        return reaching(area, self.caps, halo_km)
 
 
 def number_rows(table: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -95,6 +104,28 @@ def tower_sentinels(towers: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str,
     return first, groups
 
 
+def sentinels_for(sentinels: pd.DataFrame, per_operator: bool) -> pd.DataFrame:
+    """The sentinel rows a task reads.
+
+    With per-operator columns, the first row of every (technology, operator) group. Without, per technology its
+    first row and its first row with a known operator: enough for the all-operator columns, for coverage of a
+    technology modelled as absent or not, and for ``covering_operators`` to be empty rather than unknown (which
+    only needs some operator with that technology) -- and a handful of rows instead of one per operator of the
+    world.
+    """
+    if per_operator or sentinels.empty or "technology" not in sentinels.columns:
+        return sentinels
+    tech = sentinels["technology"].astype("str")
+    keep = ~tech.duplicated().to_numpy()
+    if "operator" in sentinels.columns:
+        known = sentinels["operator"].notna().to_numpy()
+        first_known = np.zeros(len(sentinels), dtype=bool)
+        rows = np.flatnonzero(known)
+        first_known[rows[~tech.iloc[rows].duplicated().to_numpy()]] = True
+        keep |= first_known
+    return sentinels.loc[keep]
+
+
 def ambiguous_site_rows(towers: pd.DataFrame) -> pd.DataFrame:
     """First row of every ``site_id`` found at more than one position (the cost model places a site at its first
     row, so a task that sees only a later row of such an id must also see the first)."""
@@ -113,38 +144,44 @@ def ambiguous_site_rows(towers: pd.DataFrame) -> pd.DataFrame:
 def split_points(table: gpd.GeoDataFrame, rows: int) -> tuple[list[gpd.GeoDataFrame], list[Cap | None]]:
     """Cut a numbered table (:func:`number_rows`) into Hilbert partitions of at most ``rows``, with their caps."""
     lon, lat = point_lonlat(table)
-    positions = hilbert_partitions(lon, lat, rows)
-    parts = [table.iloc[p] for p in positions]
+    parts = [table.iloc[p.positions] for p in hilbert_partitions(lon, lat, rows)]
     return parts, [cap_of_table(p) for p in parts]
+
+
+def load_part(part: Any) -> pd.DataFrame:
+    """A partition given as a frame, or read from its GeoParquet file."""
+    if isinstance(part, str | Path):
+        return gpd.read_parquet(part)
+    return part
 
 
 def rows_near(
     parts: Sequence[pd.DataFrame],
     sentinels: Sequence[pd.DataFrame],
-    cap: Cap | None,
+    area: Footprint | Cap | None,
     halo_km: float,
     empty: pd.DataFrame,
     technologies: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Inside a task: the rows of ``parts`` within the halo of ``cap``, plus the sentinels, in global order.
+    """Inside a task: the rows of ``parts`` within the halo of ``area``, plus the sentinels, in global order.
 
     Parameters
     ----------
     parts
-        Partitions of the layer (only those that reach the cap need be given).
+        Partitions of the layer (only those that reach the area need be given).
     sentinels
         Rows always included.
-    cap, halo_km
-        The school partition's cap and the halo width (km).
+    area, halo_km
+        The school partition's footprint and the halo width (km).
     empty
         Zero-row frame with the layer's columns, returned when nothing is near.
     technologies
         Keep only these technologies (a nearest-tower fallback needs no other).
     """
     frames = []
-    for part in parts:
+    for part in map(load_part, parts):
         lon, lat = point_lonlat(part)
-        keep = within_halo(lon, lat, cap, halo_km)
+        keep = within_halo(lon, lat, area, halo_km)
         if keep.any():
             frames.append(part.loc[keep] if not keep.all() else part)
     frames.extend(s for s in sentinels if len(s))

@@ -1,27 +1,31 @@
-"""Spatial partitions of a point table, the cap around each partition, and the halo a partition needs.
+"""Spatial partitions of a point table, the footprint of each partition, and the halo a partition needs.
 
 **Order.** Points are cut into partitions along a Hilbert curve over longitude and latitude
 (:meth:`geopandas.GeoSeries.hilbert_distance`, the method dask-geopandas' ``spatial_shuffle`` uses), so each
-partition is a compact patch of the map. Points without a usable position go to one extra partition.
+partition is a patch of the map. Points without a usable position go to one extra partition.
 
-**Cap.** A partition's cap is a centre and a radius ``R`` (km) with every point of the partition within ``R`` of
-the centre by ellipsoidal geodesic distance (measured with :func:`connectmap.geodesy.geodesic_km`, then widened by
-a relative 1e-9 and 1 mm, far above Karney's nanometre error).
+**Cap.** A cap is a centre and a radius ``R`` (km) such that every point it stands for is within ``R`` of the
+centre by ellipsoidal geodesic distance (measured with :func:`connectmap.geodesy.geodesic_km`, then widened by a
+relative 1e-9 and 1 mm, far above Karney's nanometre error).
+
+**Footprint.** A partition of schools can be long and ragged (the curve wanders and jumps across seas), so one cap
+round it would hold a lot of empty land and the towers on it. Its footprint is instead one cap per grid cell of
+:data:`FOOTPRINT_CELL_DEG` degrees that holds some of its schools: small caps that hug where the schools are.
 
 **Halo.** The reference points (towers, other schools) a partition's task reads are those whose *chord* (straight
-line through the Earth, ECEF km) from the centre is at most ``R + H``. Why that is enough:
+line through the Earth, ECEF km) from some cap's centre is at most that cap's ``R + H``. Why that is enough:
 
-* the geodesic distance is a metric on the ellipsoid, so for a school ``s`` of the partition and a reference point
-  ``t`` within ``H`` of ``s``: ``d(c, t) <= d(c, s) + d(s, t) <= R + H``;
+* the geodesic distance is a metric on the ellipsoid, so for a school ``s`` in a cap with centre ``c`` and a
+  reference point ``t`` within ``H`` of ``s``: ``d(c, t) <= d(c, s) + d(s, t) <= R + H``;
 * a chord is never longer than the geodesic between the same points, so ``t`` passes the chord test.
 
 Every reference point within ``H`` of any school of the partition is therefore read (the test may let in a few
 more, which cannot change an exact answer). A nearest answer at distance ``d <= H`` is then the global answer, ties
 included (every point at distance exactly ``d`` is read too, in the global order). Counts within ``r <= H`` are
-exact. Answers farther than ``H`` are recomputed with a wider halo (:mod:`connectmap.engine.run`).
+exact. Answers farther than ``H`` are recomputed with a wider halo (:mod:`connectmap.engine.engine`).
 
 Why hand-written: dask-geopandas partitions by bounding boxes in degrees, which says nothing about geodesic
-distance near the poles or across the antimeridian; a cap with a geodesic radius does.
+distance near the poles or across the antimeridian; caps with geodesic radii do.
 """
 
 from __future__ import annotations
@@ -44,13 +48,17 @@ WHOLE_EARTH_KM = 20_100.0
 #: compiled formula and smaller ones with pyproj (they agree to 1e-8 km), so a partition as large as that keeps
 #: every distance in the formula the whole table uses, bit for bit.
 MIN_PARTITION_ROWS = 1000
+#: Side of the grid cells (degrees) whose caps make a footprint.
+FOOTPRINT_CELL_DEG = 0.5
+#: Above this many caps, halo tests go through a KD-tree instead of a loop over the caps.
+_LOOP_CAPS = 8
 _RELATIVE_SLACK = 1e-9
 _ABSOLUTE_SLACK_KM = 1e-6
 
 
 @dataclass(frozen=True)
 class Cap:
-    """A spherical cap on the ellipsoid: every point of a partition is within ``radius_km`` of the centre.
+    """A spherical cap on the ellipsoid: every point it stands for is within ``radius_km`` of the centre.
 
     Attributes
     ----------
@@ -69,15 +77,39 @@ class Cap:
         """The centre in Earth-centred coordinates (km)."""
         return ecef_km(np.array([self.lon]), np.array([self.lat]))[0]
 
-    def reaches(self, other: Cap | None, halo_km: float) -> bool:
-        """Whether some point of ``other`` may lie within ``self.radius_km + halo_km`` of this centre.
 
-        ``False`` is certain: any point ``t`` of ``other`` has ``chord(c, t) <= chord(c, c') + R'``.
-        """
-        if other is None:
-            return False
-        chord = float(np.linalg.norm(self.xyz_km - other.xyz_km))
-        return chord <= self.radius_km + halo_km + other.radius_km + _ABSOLUTE_SLACK_KM
+@dataclass(frozen=True)
+class Footprint:
+    """Caps that together hold every point of a partition (see the module docstring).
+
+    Attributes
+    ----------
+    lon, lat, radius_km
+        Centre (degrees) and radius (km) of each cap.
+    """
+
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    radius_km: NDArray[np.float64]
+
+    @classmethod
+    def of_caps(cls, caps: list[Cap]) -> Footprint:
+        return cls(np.array([c.lon for c in caps]), np.array([c.lat for c in caps]),
+                   np.array([c.radius_km for c in caps]))
+
+    @property
+    def xyz_km(self) -> NDArray[np.float64]:
+        """Cap centres in Earth-centred coordinates (km), shape ``(caps, 3)``."""
+        return ecef_km(self.lon, self.lat)
+
+    @property
+    def largest_radius_km(self) -> float:
+        return float(self.radius_km.max())
+
+
+def as_footprint(area: Footprint | Cap) -> Footprint:
+    """A cap as a footprint of one cap."""
+    return area if isinstance(area, Footprint) else Footprint.of_caps([area])
 
 
 def point_lonlat(table: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -125,43 +157,125 @@ def cap_of_table(table: pd.DataFrame) -> Cap | None:
     return cap_of(*point_lonlat(table))
 
 
-def within_halo(
-    lon: NDArray[np.float64], lat: NDArray[np.float64], cap: Cap | None, halo_km: float
-) -> NDArray[np.bool_]:
-    """Points whose chord from the cap's centre is at most ``cap.radius_km + halo_km`` (see the module docstring).
+def footprint_of(
+    lon: NDArray[np.float64], lat: NDArray[np.float64], cell_deg: float = FOOTPRINT_CELL_DEG
+) -> Footprint | None:
+    """One cap per grid cell of ``cell_deg`` degrees holding finite points; ``None`` without any."""
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return None
+    lon, lat = lon[ok], lat[ok]
+    columns = int(np.ceil(360.0 / cell_deg)) + 1
+    key = np.floor((lat + 90.0) / cell_deg) * columns + np.floor((lon + 180.0) / cell_deg)
+    _, cell = np.unique(key, return_inverse=True)
+    cells = int(cell.max()) + 1
+    lam, phi = np.radians(lon), np.radians(lat)
+    xyz = np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
+    mean = np.column_stack([np.bincount(cell, weights=xyz[:, k], minlength=cells) for k in range(3)])
+    mean /= np.linalg.norm(mean, axis=1, keepdims=True)  # points of one cell are never spread round the globe
+    c_lon = np.degrees(np.arctan2(mean[:, 1], mean[:, 0]))
+    c_lat = np.degrees(np.arcsin(np.clip(mean[:, 2], -1.0, 1.0)))
+    radius = np.zeros(cells)
+    np.maximum.at(radius, cell, geodesic_km(c_lon[cell], c_lat[cell], lon, lat))
+    return Footprint(c_lon, c_lat, radius * (1.0 + _RELATIVE_SLACK) + _ABSOLUTE_SLACK_KM)
 
-    Every point within ``halo_km`` (geodesic) of any point of the cap is selected; ``None`` selects nothing.
+
+def within_halo(
+    lon: NDArray[np.float64], lat: NDArray[np.float64], area: Footprint | Cap | None, halo_km: float
+) -> NDArray[np.bool_]:
+    """Points whose chord from some cap's centre is at most its radius + ``halo_km`` (see the module docstring).
+
+    Every point within ``halo_km`` (geodesic) of any point of the area is selected; ``None`` selects nothing.
     """
-    if cap is None:
+    if area is None:
         return np.zeros(lon.size, dtype=bool)
     ok = np.isfinite(lon) & np.isfinite(lat)
-    out = np.zeros(lon.size, dtype=bool)
     if halo_km >= WHOLE_EARTH_KM:
         return ok
+    area = as_footprint(area)
+    out = np.zeros(lon.size, dtype=bool)
     idx = np.flatnonzero(ok)
-    chord = np.linalg.norm(ecef_km(lon[idx], lat[idx]) - cap.xyz_km, axis=1)
-    out[idx] = chord <= cap.radius_km + halo_km + _ABSOLUTE_SLACK_KM
+    if not idx.size:
+        return out
+    xyz = ecef_km(lon[idx], lat[idx])
+    reach = area.radius_km + halo_km + _ABSOLUTE_SLACK_KM
+    if area.lon.size <= _LOOP_CAPS:
+        for centre, limit in zip(area.xyz_km, reach, strict=True):
+            out[idx[np.linalg.norm(xyz - centre, axis=1) <= limit]] = True
+        return out
+    from scipy.spatial import cKDTree
+
+    hits = cKDTree(xyz).query_ball_point(area.xyz_km, r=reach, return_sorted=False)
+    found = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]) if len(hits) else np.empty(0, np.int64)
+    out[idx[found]] = True
     return out
+
+
+def reaching(area: Footprint | Cap | None, others: list[Footprint | Cap | None], halo_km: float) -> list[int]:
+    """Positions in ``others`` of the areas that may hold a point within ``halo_km`` of a point of ``area``.
+
+    An area is left out only when it certainly cannot: a point ``t`` of a cap ``(c', R')`` has
+    ``chord(c, t) <= chord(c, c') + R'``, and the chord is never longer than the geodesic.
+    """
+    if area is None:
+        return []
+    mine = as_footprint(area)
+    owners, lons, lats, radii = [], [], [], []
+    for position, other in enumerate(others):
+        if other is None:
+            continue
+        theirs = as_footprint(other)
+        owners.append(np.full(theirs.lon.size, position))
+        lons.append(theirs.lon)
+        lats.append(theirs.lat)
+        radii.append(theirs.radius_km)
+    if not owners:
+        return []
+    from scipy.spatial import cKDTree
+
+    owner = np.concatenate(owners)
+    xyz = ecef_km(np.concatenate(lons), np.concatenate(lats))
+    radius = np.concatenate(radii)
+    centres = mine.xyz_km
+    # Candidates by the largest radius, then the exact test per pair of caps.
+    hits = cKDTree(xyz).query_ball_point(centres, r=mine.radius_km + radius.max() + halo_km + _ABSOLUTE_SLACK_KM,
+                                         return_sorted=False)
+    sizes = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+    if not sizes.sum():
+        return []
+    mine_of = np.repeat(np.arange(len(hits)), sizes)
+    theirs_of = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])
+    chord = np.linalg.norm(centres[mine_of] - xyz[theirs_of], axis=1)
+    close = chord <= mine.radius_km[mine_of] + radius[theirs_of] + halo_km + _ABSOLUTE_SLACK_KM
+    return sorted(set(owner[theirs_of[close]].tolist()))
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Positions of a partition's points in the table (ascending) and its footprint."""
+
+    positions: NDArray[np.int64]
+    footprint: Footprint | None
 
 
 def hilbert_partitions(
     lon: NDArray[np.float64], lat: NDArray[np.float64], rows: int, min_rows: int = MIN_PARTITION_ROWS
-) -> list[NDArray[np.int64]]:
-    """Positions of the points cut into equal partitions of at most ``rows`` along a Hilbert curve.
+) -> list[Partition]:
+    """The points cut into equal runs of at most ``rows`` along a Hilbert curve, with their footprints.
 
     Partitions hold at least ``min_rows`` points when there are that many (fewer, larger partitions otherwise).
-    Points without a finite position form the last partition. Each partition's positions are in ascending order,
-    so a partition keeps the table's own order.
+    Points without a finite position form the last partition (no footprint). Each partition's positions are in
+    ascending order, so a partition keeps the table's own order.
     """
     ok = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
-    parts: list[NDArray[np.int64]] = []
+    parts: list[Partition] = []
     if ok.size:
         points = gpd.GeoSeries(shapely.points(lon[ok], lat[ok]))
         key = points.hilbert_distance(total_bounds=(-180.0, -90.0, 180.0, 90.0), level=16).to_numpy()
         order = ok[np.argsort(key, kind="stable")]
         count = max(1, min(int(np.ceil(order.size / max(rows, 1))), order.size // max(min_rows, 1)))
-        parts = [np.sort(chunk) for chunk in np.array_split(order, count)]
+        parts = [Partition(np.sort(run), footprint_of(lon[run], lat[run])) for run in np.array_split(order, count)]
     missing = np.setdiff1d(np.arange(lon.size), ok)
     if missing.size:
-        parts.append(missing)
+        parts.append(Partition(missing, None))
     return parts

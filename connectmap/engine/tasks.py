@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from connectmap.engine.layers import rows_near
-from connectmap.engine.spatial import ROW, Cap, point_lonlat, within_halo
+from connectmap.engine.layers import load_part, rows_near
+from connectmap.engine.spatial import ROW, Footprint, point_lonlat, within_halo
 from connectmap.enrich.schools import NEAREST_SCHOOL_DISTANCE, schools_within_column
 from connectmap.enrich.towers import nearest_distance_column, nearest_id_column
 from connectmap.io.fibre import FibreNetwork
@@ -66,12 +66,12 @@ class TowerSpec:
     technologies: tuple[str, ...] | None = None
     given: bool = True
 
-    def near(self, parts: Sequence[pd.DataFrame], sentinels: Sequence[pd.DataFrame], cap: Cap | None
+    def near(self, parts: Sequence[pd.DataFrame], sentinels: Sequence[pd.DataFrame], area: Footprint | None
              ) -> pd.DataFrame | None:
         """The tower rows a task works with (``None`` without a tower table)."""
         if not self.given or self.empty is None:
             return None
-        return rows_near(parts, sentinels, cap, self.halo_km, self.empty, self.technologies)
+        return rows_near(parts, sentinels, area, self.halo_km, self.empty, self.technologies)
 
 
 @dataclass
@@ -91,12 +91,14 @@ def positions_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"longitude": lon, "latitude": lat}, index=table.index)
 
 
-def _school_ring(core: pd.DataFrame, others: Sequence[pd.DataFrame], cap: Cap | None, halo_km: float) -> pd.DataFrame:
+def _school_ring(
+    core: pd.DataFrame, others: Sequence[pd.DataFrame], area: Footprint | None, halo_km: float
+) -> pd.DataFrame:
     """The partition's schools first, then the other partitions' schools within the halo (positions only)."""
     frames = [positions_table(core)]
     for other in others:
         lon, lat = point_lonlat(other)
-        keep = within_halo(lon, lat, cap, halo_km)
+        keep = within_halo(lon, lat, area, halo_km)
         if keep.any():
             frames.append(pd.DataFrame({"longitude": lon[keep], "latitude": lat[keep]}))
     return pd.concat(frames, ignore_index=True)
@@ -110,7 +112,7 @@ def enrich_partition(
     towers: TowerSpec,
     shared: SharedLayers,
     params: EnrichParams,
-    cap: Cap | None,
+    area: Footprint | None,
     school_halo_km: float,
     tower_keys: Sequence[tuple[str, str | None]],
     located_schools: int,
@@ -123,12 +125,12 @@ def enrich_partition(
     from connectmap.enrich import add_schools_nearby, enrich
 
     out = enrich(
-        core, towers=towers.near(tower_parts, tower_sentinels, cap), coverage_rasters=shared.coverage_rasters,
+        core, towers=towers.near(tower_parts, tower_sentinels, area), coverage_rasters=shared.coverage_rasters,
         coverage_polygons=shared.coverage_polygons, fibre=shared.fibre, population=shared.population,
         boundaries=shared.boundaries, params=params,
     )
     # Other schools: counted over the partition and the ring around it (enrich() above saw the partition only).
-    ring = add_schools_nearby(_school_ring(core, other_schools, cap, school_halo_km), params)
+    ring = add_schools_nearby(_school_ring(core, other_schools, area, school_halo_km), params)
     n = len(core)
     for column in [schools_within_column(r) for r in params.school_count_radii_km] + [NEAREST_SCHOOL_DISTANCE]:
         out[column] = ring[column].array[:n]
@@ -152,7 +154,7 @@ def nearest_towers_fallback(
     tower_parts: Sequence[pd.DataFrame],
     tower_sentinels: Sequence[pd.DataFrame],
     towers: TowerSpec,
-    cap: Cap | None,
+    area: Footprint | None,
     params: EnrichParams,
     columns: Sequence[str],
 ) -> pd.DataFrame:
@@ -163,14 +165,14 @@ def nearest_towers_fallback(
     """
     from connectmap.enrich import add_nearest_towers
 
-    out = add_nearest_towers(positions_table(part), towers.near(tower_parts, tower_sentinels, cap), params)
+    out = add_nearest_towers(positions_table(part), towers.near(tower_parts, tower_sentinels, area), params)
     return out[[c for c in columns if c in out.columns]]
 
 
 def nearest_school_fallback(
     part: pd.DataFrame,
     others: Sequence[pd.DataFrame],
-    cap: Cap | None,
+    area: Footprint | None,
     halo_km: float,
     params: EnrichParams,
 ) -> NDArray[np.float64]:
@@ -178,7 +180,7 @@ def nearest_school_fallback(
     schools within a wider halo."""
     from connectmap.enrich import add_schools_nearby
 
-    ring = _school_ring(part, others, cap, halo_km)
+    ring = _school_ring(part, others, area, halo_km)
     nearest = add_schools_nearby(ring, params.model_copy(update={"school_count_radii_km": [1.0]}))
     return nearest[NEAREST_SCHOOL_DISTANCE].to_numpy(dtype=np.float64, na_value=np.nan)[: len(part)]
 
@@ -202,14 +204,14 @@ def cost_partition(
     fibre: Any,
     dem: Any,
     params: CostParams,
-    cap: Cap | None,
+    area: Footprint | None,
     microwave: bool,
 ) -> pd.DataFrame:
     """Microwave options (with the tower rows near the partition) and every technology's cost, for one partition."""
     from connectmap.cost import add_costs, add_microwave_options
 
     if microwave:
-        near = towers.near(tower_parts, tower_sentinels, cap)
+        near = towers.near(tower_parts, tower_sentinels, area)
         core = add_microwave_options(core, near, fibre, dem=dem, params=params)
     return add_costs(core, params)
 
@@ -224,6 +226,7 @@ def backhauled_site(part: pd.DataFrame, always: Sequence[pd.DataFrame], fibre: A
     from connectmap.cost import add_microwave_options
     from connectmap.cost.microwave import MICROWAVE_SITE
 
+    part = load_part(part)
     towers = pd.concat([part, *always]) if any(len(a) for a in always) else part
     towers = towers.loc[~towers[ROW].duplicated().to_numpy()].sort_values(ROW, kind="stable")
     lon, lat = point_lonlat(towers)
