@@ -15,7 +15,14 @@ there in a subprocess), sklearn ``BallTree`` (haversine), geopandas ``sjoin_near
 Wrong nearest ids are counted against an independent exact answer: BallTree's 16 spherical nearest, re-ranked by
 pyproj ``Geod`` (provably exact when the 16th is more than 1.0101 x the first, which the script checks).
 
+Part 1 with ``--compare REF`` times the chain of the code at git revision REF (extracted with ``git archive`` into
+benchmarks/_work/enrich/) and of the working tree side by side: the runs alternate between the two (REF, now, now,
+REF, REF, now, ...), each in a fresh process that first runs the chain once on 2,000 schools (numba kernels
+compiled or loaded, imports done), so both see the same machine load; medians per step and the two chains'
+answers compared column by column are printed.
+
 Run:  python benchmarks/bench_enrich.py            (both parts; --part scale | peers; --schools N for part 1)
+      python benchmarks/bench_enrich.py --part scale --compare HEAD~3
 Set up the peers' environment once:
       python -m venv benchmarks/.venv-peers && benchmarks/.venv-peers/bin/pip install giga-spatial fiona
 """
@@ -172,7 +179,15 @@ def _tables(points: Path, n_schools: int | None = None, n_towers: int | None = N
 STEPS = ("nearest x4 + sites in 5 km", "coverage raster value", "fibre node + line", "population 1-10 km")
 
 
-def _scale_setup(points: str):
+def _use_code(code_dir: str) -> None:
+    """Import connectmap from ``code_dir`` (a ``git archive`` of another revision) in this fresh process."""
+    if code_dir:
+        assert "connectmap" not in sys.modules, "connectmap was imported before the code directory was chosen"
+        sys.path.insert(0, code_dir)
+
+
+def _scale_setup(points: str, code_dir: str = "", save: str = ""):
+    _use_code(code_dir)
     from connectmap.io.rasters import open_raster
     from connectmap.parameters.enrich import EnrichParams
 
@@ -180,10 +195,12 @@ def _scale_setup(points: str):
     coverage = open_raster(DATA / "coverage_30000.tif", kind="coverage")
     population = open_raster(DATA / "population_001deg.tif", kind="population")
     params = EnrichParams(per_operator=False, coverage_search_radius_m=0.0, tower_count_radii_km=[5.0])
-    return schools, towers, fibre, coverage, population, params, {}
+    # Untimed warm-up on 2,000 schools: numba kernels compiled or loaded from their cache, lazy imports done.
+    _scale_chain(schools.iloc[:2000], towers, fibre, coverage, population, params, {})
+    return schools, towers, fibre, coverage, population, params, {}, save
 
 
-def _scale_chain(schools, towers, fibre, coverage, population, params, times):
+def _scale_chain(schools, towers, fibre, coverage, population, params, times, save=""):
     from connectmap.enrich import add_coverage, add_fibre, add_nearest_towers, add_population
 
     steps = (
@@ -198,6 +215,8 @@ def _scale_chain(schools, towers, fibre, coverage, population, params, times):
         out = step(out)
         times.setdefault(name, []).append(time.perf_counter() - wall)
         times.setdefault(f"{name} cpu", []).append(time.process_time() - cpu)
+    if save:
+        out.drop(columns="geometry").to_parquet(save)
     return json.dumps({k: statistics.median(v) for k, v in times.items()})
 
 
@@ -242,6 +261,79 @@ def part_scale(n_schools: int, n_towers: int, runs: int) -> None:
     w = measure("covered within 500 m", f"{n_schools:,}", "connectmap", _within_step, str(points), repeats=runs)
     print(f"coverage at the school + covered anywhere within 500 m (30,000² raster): median {w.median_s:.2f} s, "
           f"peak {w.peak_mb:,.0f} MB; {w.note}")
+
+
+def _extract(ref: str) -> tuple[str, str]:
+    """``git archive`` of connectmap at ``ref`` into benchmarks/_work/enrich/ref_<sha>; returns (directory, sha)."""
+    root = HERE.parent
+    sha = subprocess.run(["git", "rev-parse", "--short", ref], cwd=root, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    target = DATA / f"ref_{sha}"
+    if not (target / "connectmap").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha, "connectmap"], cwd=root, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return str(target), sha
+
+
+def _chain_s(m) -> float:
+    """Wall seconds of the four steps of one chain run (saving the answers for the comparison is not counted)."""
+    steps = json.loads(m.note)
+    return sum(steps[name] for name in STEPS)
+
+
+def part_compare(n_schools: int, n_towers: int, runs: int, ref: str) -> None:
+    """The chain of revision ``ref`` and of the working tree, alternating, in one script run."""
+    import pandas as pd
+
+    points = prepare(n_schools, n_towers)
+    code_dir, sha = _extract(ref)
+    print(f"\n## Part 1, side by side: {ref} ({sha}) and the working tree, {n_schools:,} schools x {n_towers:,} "
+          f"tower rows ({machine()})")
+    results: dict[str, list] = {sha: [], "now": []}
+    loads = []
+    for k in range(runs):
+        # Alternate who goes first so neither always runs right after the other's memory was freed.
+        for label in ((sha, "now") if k % 2 == 0 else ("now", sha)):
+            loads.append(os.getloadavg()[0])
+            save = str(DATA / f"chain_{label}.parquet") if k == 0 else ""
+            m = measure("enrich chain", f"{n_schools:,}", label, _scale_chain, str(points),
+                        code_dir if label == sha else "", save, repeats=1)
+            results[label].append(m)
+            loads.append(os.getloadavg()[0])
+            print(f"  run {k + 1} {label:>8}: {_chain_s(m):6.2f} s, peak {m.peak_mb:,.0f} MB", flush=True)
+    print(f"load average (1 min) during the runs: {min(loads):.1f} - {max(loads):.1f} on {os.cpu_count()} cores")
+    print(f"{'step':<28}{sha + ' s':>12}{'CPU s':>9}{'now s':>10}{'CPU s':>9}{'speed-up':>10}")
+    for name in (*STEPS, None):
+        row = []
+        for label in (sha, "now"):
+            if name is None:
+                wall = statistics.median(_chain_s(m) for m in results[label])
+                cpu = statistics.median(sum(json.loads(m.note)[f"{s} cpu"] for s in STEPS) for m in results[label])
+            else:
+                wall = statistics.median(json.loads(m.note)[name] for m in results[label])
+                cpu = statistics.median(json.loads(m.note)[f"{name} cpu"] for m in results[label])
+            row += [wall, cpu]
+        print(f"{name or 'TOTAL (chain)':<28}{row[0]:>12.2f}{row[1]:>9.2f}{row[2]:>10.2f}{row[3]:>9.2f}"
+              f"{row[0] / row[2]:>9.1f}x")
+    for label in (sha, "now"):
+        walls = ", ".join(f"{_chain_s(m):.2f}" for m in results[label])
+        print(f"{label}: chain runs {walls} s; peak memory {max(m.peak_mb for m in results[label]):,.0f} MB")
+    old = pd.read_parquet(DATA / f"chain_{sha}.parquet")
+    new = pd.read_parquet(DATA / "chain_now.parquet")
+    print("answers, column by column (largest difference; counts and ids must be equal):")
+    for column in new.columns:
+        a, b = old[column], new[column]
+        if pd.api.types.is_float_dtype(a) and pd.api.types.is_float_dtype(b):
+            x, y = a.to_numpy(float), b.to_numpy(float)
+            same_nan = bool((np.isnan(x) == np.isnan(y)).all())
+            ok = ~np.isnan(x) & ~np.isnan(y)
+            diff = np.abs(x[ok] - y[ok])
+            rel = diff / np.maximum(np.abs(x[ok]), 1e-300)
+            print(f"  {column:<28} max |diff| {diff.max() if diff.size else 0.0:.3g}, max relative "
+                  f"{rel.max() if rel.size else 0.0:.3g}, unknowns equal: {same_nan}")
+        else:
+            print(f"  {column:<28} equal: {a.equals(b)}")
 
 
 # --- part 2: side by side -------------------------------------------------------------------------------------------
@@ -399,8 +491,11 @@ def main() -> None:
     parser.add_argument("--schools", type=int, default=1_000_000)
     parser.add_argument("--towers", type=int, default=2_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--compare", metavar="REF", help="part 1: also time git revision REF, alternating runs")
     args = parser.parse_args()
-    if args.part in ("all", "scale"):
+    if args.part in ("all", "scale") and args.compare:
+        part_compare(args.schools, args.towers, args.runs, args.compare)
+    elif args.part in ("all", "scale"):
         part_scale(args.schools, args.towers, args.runs)
     if args.part in ("all", "peers"):
         part_peers()

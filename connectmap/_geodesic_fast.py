@@ -64,3 +64,186 @@ def short_geodesic_km(lon1: NDArray, lat1: NDArray, lon2: NDArray, lat2: NDArray
     _short_km(np.ascontiguousarray(lon1, dtype=np.float64), np.ascontiguousarray(lat1, dtype=np.float64),
               np.ascontiguousarray(lon2, dtype=np.float64), np.ascontiguousarray(lat2, dtype=np.float64), out)
     return out
+
+
+# --- counting points within a radius: a uniform grid of cells in ECEF -----------------------------------------------
+#: Smallest cell side (km): keeps cell keys within int64 (cells per axis <= 2**18).
+GRID_MIN_CELL_KM = 0.05
+#: Offset (km) that makes every ECEF coordinate positive before it is divided into cells.
+_GRID_OFFSET_KM = 6400.0
+
+
+def grid_cells_per_axis(cell_km: float) -> int:
+    """Number of cells along each ECEF axis for cells of ``cell_km``."""
+    return int(np.ceil(2.0 * _GRID_OFFSET_KM / cell_km)) + 3
+
+
+def grid_keys(xyz: NDArray, cell_km: float) -> NDArray[np.int64]:
+    """Cell key of each ECEF point (km): cells numbered x-major, then y, then z, so the three cells stacked along z
+    at one (x, y) are consecutive keys."""
+    n_axis = grid_cells_per_axis(cell_km)
+    ijk = np.floor((xyz + _GRID_OFFSET_KM) / cell_km).astype(np.int64) + 1  # +1: neighbours of cell 0 stay >= 0
+    return (ijk[:, 0] * n_axis + ijk[:, 1]) * n_axis + ijk[:, 2]
+
+
+@numba.njit(parallel=True, cache=True)
+def _count_in_cells(qxyz, group_start, lo, hi, site_xyz, inner2, outer2, count, ring):
+    """For each query, the sites with squared chord <= inner2 (``count``) and in (inner2, outer2] (``ring``).
+
+    Queries are sorted by cell and grouped (``group_start``); ``lo[g, k]:hi[g, k]`` (k < 9) are the nine runs of
+    sites (three cells stacked along z each) around group g's cell, compared with every query of the group.
+    """
+    for g in numba.prange(group_start.size - 1):
+        for i in range(group_start[g], group_start[g + 1]):
+            x, y, z = qxyz[i, 0], qxyz[i, 1], qxyz[i, 2]
+            c_in = 0
+            c_ring = 0
+            for k in range(9):
+                for j in range(lo[g, k], hi[g, k]):
+                    dx = site_xyz[j, 0] - x
+                    dy = site_xyz[j, 1] - y
+                    dz = site_xyz[j, 2] - z
+                    d2 = dx * dx + dy * dy + dz * dz
+                    if d2 <= inner2:
+                        c_in += 1
+                    elif d2 <= outer2:
+                        c_ring += 1
+            count[i] = c_in
+            ring[i] = c_ring
+
+
+@numba.njit(cache=True)
+def _ring_pairs(qxyz, lo, hi, site_xyz, inner2, outer2, owner, cand):
+    """Write the (query, sorted site position) pairs in the ring (inner2, outer2] of each query; returns how many.
+
+    ``lo[i, k]:hi[i, k]`` are the nine runs of sites around query i's cell."""
+    m = 0
+    for i in range(qxyz.shape[0]):
+        x, y, z = qxyz[i, 0], qxyz[i, 1], qxyz[i, 2]
+        for k in range(9):
+            for j in range(lo[i, k], hi[i, k]):
+                dx = site_xyz[j, 0] - x
+                dy = site_xyz[j, 1] - y
+                dz = site_xyz[j, 2] - z
+                d2 = dx * dx + dy * dy + dz * dz
+                if inner2 < d2 <= outer2:
+                    owner[m] = i
+                    cand[m] = j
+                    m += 1
+    return m
+
+
+class CellGrid:
+    """Sites sorted into cubic ECEF cells of side ``cell_km`` (at least the largest chord to be searched).
+
+    Every site within a chord of ``cell_km`` of a query lies in the 27 cells around the query's cell, so counting
+    them compares each query with those cells' sites only: one pass, no tree, exact chord comparisons.
+    """
+
+    def __init__(self, xyz: NDArray, cell_km: float) -> None:
+        self.cell_km = float(max(cell_km, GRID_MIN_CELL_KM))
+        self.n_axis = grid_cells_per_axis(self.cell_km)
+        keys = grid_keys(xyz, self.cell_km)
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+        self.xyz = np.ascontiguousarray(xyz[self.order])
+
+    def _runs(self, keys: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """For cell keys, shape (n,), the nine runs [lo, hi) of sorted sites covering the 27 cells around each."""
+        step = (np.arange(-1, 2)[:, None] * self.n_axis + np.arange(-1, 2)[None, :]).ravel() * self.n_axis
+        centre = keys[:, None] + step[None, :]
+        lo = np.searchsorted(self.keys, centre - 1, side="left")
+        hi = np.searchsorted(self.keys, centre + 1, side="right")
+        return lo, hi
+
+    def count(self, qxyz: NDArray, inner_km: float, outer_km: float) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Per query: sites with chord <= ``inner_km``, and sites with chord in (``inner_km``, ``outer_km``]."""
+        if outer_km > self.cell_km:
+            raise ValueError("search chord larger than the grid's cells")
+        qkey = grid_keys(qxyz, self.cell_km)
+        order = np.argsort(qkey, kind="stable")
+        skey = qkey[order]
+        group_start = np.r_[0, np.flatnonzero(np.diff(skey)) + 1, skey.size].astype(np.int64)
+        lo, hi = self._runs(skey[group_start[:-1]])
+        count = np.empty(skey.size, dtype=np.int64)
+        ring = np.empty(skey.size, dtype=np.int64)
+        # Cells hold very different numbers of sites (towns, empty land): small chunks keep both threads busy.
+        with numba.parallel_chunksize(64):
+            _count_in_cells(np.ascontiguousarray(qxyz[order]), group_start, lo, hi, self.xyz,
+                            inner_km * inner_km, outer_km * outer_km, count, ring)
+        out_count = np.empty_like(count)
+        out_ring = np.empty_like(ring)
+        out_count[order] = count
+        out_ring[order] = ring
+        return out_count, out_ring
+
+    def ring_pairs(self, qxyz: NDArray, inner_km: float, outer_km: float, n_pairs: int) -> tuple[NDArray, NDArray]:
+        """(query, site) pairs with chord in (``inner_km``, ``outer_km``]; ``n_pairs`` from :meth:`count`. Sites
+        are positions in the array the grid was built from."""
+        owner = np.empty(n_pairs, dtype=np.int64)
+        cand = np.empty(n_pairs, dtype=np.int64)
+        lo, hi = self._runs(grid_keys(qxyz, self.cell_km))
+        m = _ring_pairs(np.ascontiguousarray(qxyz), lo, hi, self.xyz, inner_km * inner_km, outer_km * outer_km,
+                        owner, cand)
+        return owner[:m], self.order[cand[:m]]
+
+
+# --- nearest point of great-circle arcs ---------------------------------------------------------------------------
+@numba.njit(parallel=True, cache=True)
+def _arc_feet(qlon, qlat, qxyz, owner, seg, a, b, flon, flat, fchord):
+    for i in numba.prange(owner.size):
+        q, s = owner[i], seg[i]
+        lo, la = math.radians(qlon[q]), math.radians(qlat[q])
+        px, py, pz = math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la)
+        ax, ay, az = a[s, 0], a[s, 1], a[s, 2]
+        bx, by, bz = b[s, 0], b[s, 1], b[s, 2]
+        # Normal of the arc's plane; the foot is the query projected onto the plane, if it falls between a and b.
+        nx, ny, nz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+        n_len = math.sqrt(nx * nx + ny * ny + nz * nz)
+        ok = n_len > 1e-15
+        if not ok:
+            n_len = 1.0
+        nx, ny, nz = nx / n_len, ny / n_len, nz / n_len
+        d = px * nx + py * ny + pz * nz
+        fx, fy, fz = px - d * nx, py - d * ny, pz - d * nz
+        f_len = math.sqrt(fx * fx + fy * fy + fz * fz)
+        ok = ok and f_len > 1e-15
+        if not ok:
+            f_len = 1.0
+        fx, fy, fz = fx / f_len, fy / f_len, fz / f_len
+        # f lies on the arc when a x f and f x b both point along n.
+        s1 = (ay * fz - az * fy) * nx + (az * fx - ax * fz) * ny + (ax * fy - ay * fx) * nz
+        s2 = (fy * bz - fz * by) * nx + (fz * bx - fx * bz) * ny + (fx * by - fy * bx) * nz
+        if not (ok and s1 >= 0.0 and s2 >= 0.0):
+            # Outside the arc (or degenerate): the nearer end point, by dot product on the sphere.
+            if px * ax + py * ay + pz * az >= px * bx + py * by + pz * bz:
+                fx, fy, fz = ax, ay, az
+            else:
+                fx, fy, fz = bx, by, bz
+        lon_deg = math.degrees(math.atan2(fy, fx))
+        lat_deg = math.degrees(math.atan2(fz, math.hypot(fx, fy)))
+        flon[i] = lon_deg
+        flat[i] = lat_deg
+        # ECEF (km) of the foot on the ellipsoid, and its chord to the query.
+        lo, la = math.radians(lon_deg), math.radians(lat_deg)
+        sl = math.sin(la)
+        nn = _A / math.sqrt(1.0 - _E2 * sl * sl)
+        cl = math.cos(la)
+        dx = nn * cl * math.cos(lo) - qxyz[q, 0]
+        dy = nn * cl * math.sin(lo) - qxyz[q, 1]
+        dz = nn * (1.0 - _E2) * sl - qxyz[q, 2]
+        fchord[i] = math.sqrt(dx * dx + dy * dy + dz * dz)
+
+
+def arc_feet(qlon: NDArray, qlat: NDArray, qxyz: NDArray, owner: NDArray, seg: NDArray, a: NDArray,
+             b: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+    """For (query, arc) pairs: the arc's point nearest to the query on the unit sphere (projection onto the arc's
+    plane, clamped to the end points), as longitude and latitude (degrees), and its chord (km) on the WGS84
+    ellipsoid to the query's ECEF point ``qxyz[owner]``. ``a``, ``b``: the arcs' end points as unit vectors."""
+    n = owner.size
+    flon, flat, fchord = np.empty(n), np.empty(n), np.empty(n)
+    _arc_feet(np.ascontiguousarray(qlon, dtype=np.float64), np.ascontiguousarray(qlat, dtype=np.float64),
+              np.ascontiguousarray(qxyz), np.ascontiguousarray(owner, dtype=np.int64),
+              np.ascontiguousarray(seg, dtype=np.int64), np.ascontiguousarray(a), np.ascontiguousarray(b),
+              flon, flat, fchord)
+    return flon, flat, fchord

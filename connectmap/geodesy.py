@@ -58,8 +58,13 @@ RHO_MIN_KM = _B_KM**2 / _A_KM
 _CHORD_TRUSTED_KM = 2.0 * RHO_MIN_KM * np.sin(0.45 * np.pi)
 #: Absolute slack (km) added to every bound, far above floating-point error of ECEF coordinates (~1e-9 km).
 _SLACK_KM = 1e-7
+#: Distances (km) closer than this to the nearest are re-measured with Geod before a choice between points is made
+#: (the compiled distance agrees with Geod to 1e-8 km).
+_TIE_KM = 1e-6
 #: Batches smaller than this are not worth sorting into Morton order.
 _SORT_MIN = 20_000
+#: Largest radius (km) counted on the ECEF cell grid; larger radii are counted with the KD-tree.
+GRID_MAX_KM = 200.0
 
 
 def unit_vectors(lon_deg: ArrayLike, lat_deg: ArrayLike) -> NDArray[np.float64]:
@@ -187,6 +192,50 @@ class Nearest:
     distance_km: NDArray[np.float64]
 
 
+@dataclass(frozen=True)
+class QueryPoints:
+    """Query points prepared once for several searches (:func:`prepare_queries`).
+
+    Every :class:`PointIndex` and :class:`PolylineIndex` search accepts one in place of longitude and latitude
+    arrays, so a step that searches several indexes with the same schools (one per technology, nodes and lines)
+    sorts them and computes their Earth-centred coordinates once.
+
+    Attributes
+    ----------
+    lon, lat
+        All query points (degrees), as given.
+    sel
+        Positions of the finite points, in search order (Morton order for large batches).
+    qlon, qlat, xyz
+        Longitude, latitude (degrees) and ECEF coordinates (km) of ``sel``.
+    """
+
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    sel: NDArray[np.int64]
+    qlon: NDArray[np.float64]
+    qlat: NDArray[np.float64]
+    xyz: NDArray[np.float64]
+
+    @property
+    def n(self) -> int:
+        """Number of query points, finite or not."""
+        return int(self.lon.size)
+
+
+def prepare_queries(lon_deg: ArrayLike | QueryPoints, lat_deg: ArrayLike | None = None) -> QueryPoints:
+    """Sort query points for searching and compute their ECEF coordinates once (returned as is if prepared)."""
+    if isinstance(lon_deg, QueryPoints):
+        return lon_deg
+    lon = np.asarray(lon_deg, dtype=np.float64).ravel()
+    lat = np.asarray(lat_deg, dtype=np.float64).ravel()
+    if lon.shape != lat.shape:
+        raise ValueError("longitude and latitude arrays differ in length")
+    sel = PointIndex._order(lon, lat)
+    qlon, qlat = lon[sel], lat[sel]
+    return QueryPoints(lon, lat, sel, qlon, qlat, ecef_km(qlon, qlat))
+
+
 class PointIndex:
     """An exact geodesic nearest-neighbour and radius index over points given in degrees.
 
@@ -214,20 +263,19 @@ class PointIndex:
         self.lon = lon[finite]
         self.lat = lat[finite]
         self._xyz = ecef_km(self.lon, self.lat)
-        # Building on points in Morton order gives the tree's leaves compact memory; balanced_tree=False (sliding
-        # midpoint) builds faster and queries as fast on geographic data.
-        self._tree = cKDTree(self._xyz, balanced_tree=False) if self._positions.size else None
+        self._kdtree: cKDTree | None = None
+        self._grids: dict[float, object] = {}
 
     def __len__(self) -> int:
         return int(self._positions.size)
 
-    def _queries(self, lon_deg: ArrayLike, lat_deg: ArrayLike) -> tuple[NDArray, NDArray, NDArray]:
-        lon = np.asarray(lon_deg, dtype=np.float64).ravel()
-        lat = np.asarray(lat_deg, dtype=np.float64).ravel()
-        if lon.shape != lat.shape:
-            raise ValueError("longitude and latitude arrays differ in length")
-        ok = np.isfinite(lon) & np.isfinite(lat)
-        return lon, lat, ok
+    @property
+    def _tree(self) -> cKDTree | None:
+        """The KD-tree, built on first use (counting within small radii does not need it); None when empty."""
+        if self._kdtree is None and self._positions.size:
+            # balanced_tree=False (sliding midpoint) builds faster and queries as fast on geographic data.
+            self._kdtree = cKDTree(self._xyz, balanced_tree=False)
+        return self._kdtree
 
     @staticmethod
     def _order(lon: NDArray, lat: NDArray) -> NDArray[np.int64]:
@@ -237,23 +285,20 @@ class PointIndex:
             return ok
         return ok[spatial_order(lon[ok], lat[ok])]
 
-    def nearest(self, lon_deg: ArrayLike, lat_deg: ArrayLike) -> Nearest:
+    def nearest(self, lon_deg: ArrayLike | QueryPoints, lat_deg: ArrayLike | None = None) -> Nearest:
         """Nearest reference point to each query point by ellipsoidal geodesic distance.
 
-        Ties (equal distances to the nanometre) go to the reference point that comes first.
+        The queries are longitude and latitude arrays (degrees) or one :class:`QueryPoints`. Ties (equal distances
+        to the nanometre) go to the reference point that comes first.
         """
-        lon, lat, _ = self._queries(lon_deg, lat_deg)
-        index = np.full(lon.shape, -1, dtype=np.int64)
-        distance = np.full(lon.shape, np.nan)
-        if self._tree is None:
+        q = prepare_queries(lon_deg, lat_deg)
+        index = np.full(q.n, -1, dtype=np.int64)
+        distance = np.full(q.n, np.nan)
+        if not len(self) or not q.sel.size:
             return Nearest(index, distance)
-        sel = self._order(lon, lat)
-        if not sel.size:
-            return Nearest(index, distance)
-        qlon, qlat = lon[sel], lat[sel]
-        best, dist = self._nearest_sorted(qlon, qlat, ecef_km(qlon, qlat), exclude=None)
-        index[sel] = self._positions[best]
-        distance[sel] = dist
+        best, dist = self._nearest_sorted(q.qlon, q.qlat, q.xyz, exclude=None)
+        index[q.sel] = self._positions[best]
+        distance[q.sel] = dist
         return Nearest(index, distance)
 
     def nearest_other(self) -> Nearest:
@@ -314,42 +359,90 @@ class PointIndex:
         if exclude is not None:
             keep = cand != exclude[owner]
             owner, cand = owner[keep], cand[keep]
-        dist = geodesic_km(qlon[owner], qlat[owner], self.lon[cand], self.lat[cand])
-        # Sort by owner, then distance, then original position; the first row of each owner wins.
+        # Measure with the compiled distance (within 1e-5 m of Geod); only where a candidate at another place comes
+        # within _TIE_KM of the best is the choice re-made with Geod. Candidates at the very same coordinates as
+        # the best (duplicate points) tie exactly whatever the formula, and the first one wins.
+        dist = _pair_km(qlon[owner], qlat[owner], self.lon[cand], self.lat[cand])
+        best = self._first_nearest(owner, cand, dist, len(qlon))
+        best_dist = np.full(len(qlon), np.inf)
+        np.minimum.at(best_dist, owner, dist)
+        b = best[owner]
+        elsewhere = (self.lon[cand] != self.lon[b]) | (self.lat[cand] != self.lat[b])
+        near = (dist - best_dist[owner] <= _TIE_KM) & elsewhere
+        redo = np.unique(owner[near])
+        if redo.size:
+            rows = np.flatnonzero(np.isin(owner, redo))
+            exact = geodesic_km(qlon[owner[rows]], qlat[owner[rows]], self.lon[cand[rows]], self.lat[cand[rows]])
+            best[redo] = self._first_nearest(owner[rows], cand[rows], exact, len(qlon))[redo]
+        return best
+
+    def _first_nearest(self, owner: NDArray, cand: NDArray, dist: NDArray, n: int) -> NDArray[np.int64]:
+        """Per owner (0..n-1), the candidate at the smallest distance, ties to the point that comes first."""
         order = np.lexsort((self._positions[cand], dist, owner))
         first = np.r_[0, np.flatnonzero(np.diff(owner[order])) + 1]
-        return cand[order][first]
+        best = np.full(n, -1, dtype=np.int64)
+        best[owner[order][first]] = cand[order][first]
+        return best
 
-    def count_within(self, lon_deg: ArrayLike, lat_deg: ArrayLike, radius_km: float) -> NDArray[np.int64]:
+    def count_within(
+        self, lon_deg: ArrayLike | QueryPoints, lat_deg: ArrayLike | None, radius_km: float
+    ) -> NDArray[np.int64]:
         """Number of reference points within ``radius_km`` (ellipsoidal geodesic, inclusive) of each query.
 
-        Query points that are not finite get -1, so a caller can tell "unknown" from "none".
+        The queries are longitude and latitude arrays (degrees) or one :class:`QueryPoints` (then ``lat_deg`` is
+        None). Query points that are not finite get -1, so a caller can tell "unknown" from "none".
+
+        Points with a chord up to :func:`chord_inside_km` are inside for certain, points with a chord beyond the
+        radius outside for certain; the few in the sub-millimetre ring between are measured with pyproj ``Geod``.
+        Radii up to ``GRID_MAX_KM`` (200 km) are counted in one pass over a grid of ECEF cells
+        (:class:`connectmap._geodesic_fast.CellGrid`, compiled), larger ones with the KD-tree.
         """
-        lon, lat, ok = self._queries(lon_deg, lat_deg)
-        counts = np.where(ok, 0, -1).astype(np.int64)
-        if self._tree is None or not ok.any() or radius_km < 0:
+        q = prepare_queries(lon_deg, lat_deg)
+        counts = np.full(q.n, -1, dtype=np.int64)
+        counts[q.sel] = 0
+        if not len(self) or not q.sel.size or radius_km < 0:
             return counts
-        sel = self._order(lon, lat)
-        qlon, qlat = lon[sel], lat[sel]
-        xyz = ecef_km(qlon, qlat)
         inner = chord_inside_km(radius_km)
         # Chord never exceeds the geodesic distance: nothing beyond a chord of radius_km can be inside.
         outer = radius_km * _SAFETY + _SLACK_KM
+        if radius_km <= GRID_MAX_KM:
+            result, owner, cand = self._count_grid(q.xyz, inner, outer)
+        else:
+            result, owner, cand = self._count_tree(q.xyz, inner, outer)
+        if owner.size:
+            inside = geodesic_km(q.qlon[owner], q.qlat[owner], self.lon[cand], self.lat[cand]) <= radius_km
+            result += np.bincount(owner[inside], minlength=result.size)
+        counts[q.sel] = result
+        return counts
+
+    def _count_grid(self, xyz: NDArray, inner: float, outer: float) -> tuple[NDArray, NDArray, NDArray]:
+        """Counts within chord ``inner`` and the (query, point) pairs in the ring up to ``outer``, on a cell grid."""
+        from connectmap._geodesic_fast import CellGrid
+
+        cell_km = float(outer)
+        grid = self._grids.get(cell_km)
+        if grid is None:
+            grid = self._grids[cell_km] = CellGrid(self._xyz, cell_km)
+        result, ring = grid.count(xyz, inner, outer)
+        in_ring = np.flatnonzero(ring)
+        owner, cand = grid.ring_pairs(xyz[in_ring], inner, outer, int(ring.sum()))
+        return result, in_ring[owner], cand
+
+    def _count_tree(self, xyz: NDArray, inner: float, outer: float) -> tuple[NDArray, NDArray, NDArray]:
+        """As :meth:`_count_grid`, with two KD-tree passes (any radius)."""
+        assert self._tree is not None
         result = np.asarray(self._tree.query_ball_point(xyz, r=inner, return_length=True, workers=-1), np.int64)
         n_outer = np.asarray(self._tree.query_ball_point(xyz, r=outer, return_length=True, workers=-1), np.int64)
         ring = np.flatnonzero(n_outer != result)
-        if ring.size:
-            owner, cand = _flatten(self._tree.query_ball_point(xyz[ring], r=outer, workers=-1), ring.size)
-            cand_chord = np.linalg.norm(self._xyz[cand] - xyz[ring][owner], axis=1)
-            in_ring = cand_chord > inner
-            owner, cand = owner[in_ring], cand[in_ring]
-            inside = geodesic_km(qlon[ring][owner], qlat[ring][owner], self.lon[cand], self.lat[cand]) <= radius_km
-            result[ring] += np.bincount(owner[inside], minlength=ring.size)
-        counts[sel] = result
-        return counts
+        if not ring.size:
+            return result, ring, ring
+        owner, cand = _flatten(self._tree.query_ball_point(xyz[ring], r=outer, workers=-1), ring.size)
+        cand_chord = np.linalg.norm(self._xyz[cand] - xyz[ring][owner], axis=1)
+        in_ring = cand_chord > inner
+        return result, ring[owner[in_ring]], cand[in_ring]
 
     def within(
-        self, lon_deg: ArrayLike, lat_deg: ArrayLike, radius_km: float
+        self, lon_deg: ArrayLike | QueryPoints, lat_deg: ArrayLike | None, radius_km: float
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
         """Every (query, reference point) pair within ``radius_km`` (ellipsoidal geodesic, inclusive).
 
@@ -359,16 +452,13 @@ class PointIndex:
             Position of the query, position of the reference point in the original arrays, and their distance.
             Memory grows with the number of pairs: call it on batches of queries.
         """
-        lon, lat, _ = self._queries(lon_deg, lat_deg)
+        prepared = prepare_queries(lon_deg, lat_deg)
+        lon, lat, sel = prepared.lon, prepared.lat, prepared.sel
         empty = np.empty(0, dtype=np.int64)
-        if self._tree is None:
+        if not len(self) or not sel.size:
             return empty, empty, np.empty(0)
-        sel = self._order(lon, lat)
-        if not sel.size:
-            return empty, empty, np.empty(0)
-        xyz = ecef_km(lon[sel], lat[sel])
-        owner, cand = _flatten(self._tree.query_ball_point(xyz, r=radius_km * _SAFETY + _SLACK_KM, workers=-1),
-                               sel.size)
+        owner, cand = _flatten(self._tree.query_ball_point(prepared.xyz, r=radius_km * _SAFETY + _SLACK_KM,
+                                                           workers=-1), sel.size)
         q = sel[owner]
         dist = _pair_km(lon[q], lat[q], self.lon[cand], self.lat[cand])
         edge = np.abs(dist - radius_km) < 1e-6  # at the boundary, decide with Karney's exact distance
@@ -386,7 +476,7 @@ class PointIndex:
             Positions in the original arrays (``i < j`` in index order) and their distance in km.
         """
         empty = np.empty(0, dtype=np.int64)
-        if self._tree is None:
+        if not len(self):
             return empty, empty, np.empty(0)
         pairs = self._tree.query_pairs(radius_km * _SAFETY + _SLACK_KM, output_type="ndarray")
         if pairs.size == 0:
@@ -487,21 +577,20 @@ class PolylineIndex:
         self._half_gap_km = float(gap.max()) * 0.5 * 1.01 + _SLACK_KM
         self._tree = cKDTree(self._vxyz, balanced_tree=False)
 
-    def nearest(self, lon_deg: ArrayLike, lat_deg: ArrayLike, k: int = 8) -> NearestLine:
-        """Nearest line and the geodesic distance (km) to it for each query point."""
-        lon = np.asarray(lon_deg, dtype=np.float64).ravel()
-        lat = np.asarray(lat_deg, dtype=np.float64).ravel()
+    def nearest(
+        self, lon_deg: ArrayLike | QueryPoints, lat_deg: ArrayLike | None = None, k: int = 8
+    ) -> NearestLine:
+        """Nearest line and the geodesic distance (km) to it for each query point.
+
+        The queries are longitude and latitude arrays (degrees) or one :class:`QueryPoints`.
+        """
+        q = prepare_queries(lon_deg, lat_deg)
         out = NearestLine(
-            np.full(lon.shape, -1, dtype=np.int64), np.full(lon.shape, np.nan),
-            np.full(lon.shape, np.nan), np.full(lon.shape, np.nan),
+            np.full(q.n, -1, dtype=np.int64), np.full(q.n, np.nan), np.full(q.n, np.nan), np.full(q.n, np.nan),
         )
-        if self._tree is None:
+        if self._tree is None or not q.sel.size:
             return out
-        sel = PointIndex._order(lon, lat)
-        if not sel.size:
-            return out
-        qlon, qlat = lon[sel], lat[sel]
-        qxyz = ecef_km(qlon, qlat)
+        sel, qlon, qlat, qxyz = q.sel, q.qlon, q.qlat, q.xyz
         k = int(min(k, self._tree.n))
         chord, vid = self._tree.query(qxyz, k=list(range(1, k + 1)), workers=-1)
         radius = geodesic_upper_km(chord[:, 0]) + self._half_gap_km
@@ -522,17 +611,25 @@ class PolylineIndex:
             key = np.unique(more[o2].astype(np.int64) * n_seg + self._vertex_seg[c2])
             owner = np.concatenate([owner, key // n_seg])
             seg = np.concatenate([seg, key % n_seg])
-        foot = _arc_foot(unit_vectors(qlon[owner], qlat[owner]), self.a[seg], self.b[seg])
-        flon, flat = _unit_to_lonlat(foot)
-        fchord = np.linalg.norm(ecef_km(flon, flat) - qxyz[owner], axis=1)
+        # The foot of each candidate arc and its chord to the school: _arc_foot's arithmetic, compiled (one pass,
+        # no temporaries; it was most of the time here).
+        from connectmap._geodesic_fast import arc_feet
+
+        flon, flat, fchord = arc_feet(qlon, qlat, qxyz, owner, seg, self.a, self.b)
         # Keep, per query, the segments whose foot could be nearest on the ellipsoid (chord within the Schur bound).
         best_chord = np.full(qlon.size, np.inf)
         np.minimum.at(best_chord, owner, fchord)
         keep = fchord <= geodesic_upper_km(best_chord)[owner]
         owner, seg, flon, flat = owner[keep], seg[keep], flon[keep], flat[keep]
         dist = _pair_km(qlon[owner], qlat[owner], flon, flat)
-        order = np.lexsort((seg, dist, owner))
-        first = order[np.r_[0, np.flatnonzero(np.diff(owner[order])) + 1]]
+        # Per query the nearest foot, ties to the lowest segment ((query, segment) pairs are unique): two passes of
+        # ufunc.at, linear (a three-key lexsort was a third of the time).
+        best_dist = np.full(qlon.size, np.inf)
+        np.minimum.at(best_dist, owner, dist)
+        at_best = dist == best_dist[owner]
+        best_seg = np.full(qlon.size, np.iinfo(np.int64).max)
+        np.minimum.at(best_seg, owner[at_best], seg[at_best])
+        first = np.flatnonzero(at_best & (seg == best_seg[owner]))
         q = owner[first]
         out.index[sel[q]] = self.seg_line[seg[first]]
         out.distance_km[sel[q]] = dist[first]

@@ -212,3 +212,97 @@ def test_compiled_short_distance_agrees_with_geod(max_km):
     lon2, lat2, _ = GEOD.fwd(lon1, lat1, rng.uniform(0, 360, n), rng.uniform(0, max_km * 1000, n))
     ref = np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2]) / 1000.0
     assert np.abs(short_geodesic_km(lon1, lat1, lon2, lat2) - ref).max() * 1000.0 < 1e-5
+
+
+# --- kernels added for speed: each against an independent computation ---------------------------------------------
+@pytest.mark.parametrize("radius_km", [0.0, 2.0, 5.0, 150.0, 300.0])
+def test_count_on_the_cell_grid_and_the_tree_equal_brute_force(radius_km):
+    """Radii up to GRID_MAX_KM are counted on the ECEF cell grid, larger ones with the KD-tree: both exact.
+
+    Sites are clustered (so cells hold very different numbers), some coincide with a school (radius 0 counts
+    them), and some sit on the circle's edge, in the sub-millimetre ring that must be measured with Geod.
+    """
+    from connectmap.geodesy import GRID_MAX_KM, chord_inside_km
+
+    rng = np.random.default_rng(int(radius_km * 7) + 1)
+    clon, clat = _points(rng, "tajikistan", 30)
+    pick = rng.integers(0, 30, 2500)
+    spread = max(radius_km, 1.0) / 111.0
+    tlon, tlat = clon[pick] + rng.normal(0, spread, 2500), clat[pick] + rng.normal(0, spread, 2500)
+    slon, slat = _points(rng, "tajikistan", 300)
+    slon[:20], slat[:20] = tlon[:20], tlat[:20]  # schools standing on a site
+    elon, elat, _ = GEOD.fwd(np.repeat(slon[20:30], 4), np.repeat(slat[20:30], 4), np.tile([0, 90, 180, 270], 10),
+                             np.full(40, radius_km * 1000.0))
+    tlon, tlat = np.r_[tlon, elon], np.r_[tlat, elat]
+    index = PointIndex(tlon, tlat)
+    counts = index.count_within(slon, slat, radius_km)
+    expected = (_brute(slon, slat, tlon, tlat) <= radius_km).sum(axis=1)
+    assert np.array_equal(counts, expected)
+    assert (radius_km <= GRID_MAX_KM) == (bool(index._grids))  # the path this radius is meant to take was taken
+    # The grid and the tree agree on the sure counts and on the ring pairs to measure, for a wide ring too.
+    xyz = prepare(slon, slat).xyz
+    for inner in (chord_inside_km(radius_km), 0.9 * radius_km):
+        outer = radius_km + 1e-7
+        g_count, g_owner, g_cand = index._count_grid(xyz, inner, outer)
+        t_count, t_owner, t_cand = index._count_tree(xyz, inner, outer)
+        assert np.array_equal(g_count, t_count)
+        pairs_grid = sorted(zip(g_owner.tolist(), g_cand.tolist(), strict=True))
+        assert pairs_grid == sorted(zip(t_owner.tolist(), t_cand.tolist(), strict=True))
+
+
+def prepare(lon, lat):
+    from connectmap.geodesy import prepare_queries
+
+    return prepare_queries(lon, lat)
+
+
+def test_prepared_queries_give_the_same_answers_as_arrays():
+    """One QueryPoints serves several indexes (towers per technology, fibre nodes and lines): same answers."""
+    rng = np.random.default_rng(12)
+    slon, slat = _points(rng, "equator", 30_000)  # above the size where queries are sorted in Morton order
+    slon[5], slat[7] = np.nan, np.nan
+    tlon, tlat = _points(rng, "equator", 2000)
+    q = prepare(slon, slat)
+    index = PointIndex(tlon, tlat)
+    a, b = index.nearest(slon, slat), index.nearest(q)
+    assert np.array_equal(a.index, b.index) and np.array_equal(a.distance_km, b.distance_km, equal_nan=True)
+    assert np.array_equal(index.count_within(slon, slat, 20.0), index.count_within(q, None, 20.0))
+    assert index.count_within(q, None, 20.0)[5] == -1
+    lines = PolylineIndex(np.array([LineString(np.column_stack([tlon[:50], tlat[:50]]))], dtype=object))
+    la, lb = lines.nearest(slon, slat), lines.nearest(q)
+    assert np.array_equal(la.distance_km, lb.distance_km, equal_nan=True)
+
+
+def test_nearest_among_many_duplicate_points_equals_brute_force():
+    """Many references at the very same coordinates (fibre nodes listed twice): every query is a tie the tree
+    cannot settle; the compiled distances settle it, ties go to the first point, as with Geod on every pair."""
+    rng = np.random.default_rng(5)
+    ulon, ulat = _points(rng, "near_north_pole", 600)
+    tlon, tlat = np.r_[ulon, ulon[::-1], ulon[:100]], np.r_[ulat, ulat[::-1], ulat[:100]]
+    slon, slat = _points(rng, "near_north_pole", 1500)
+    hit = PointIndex(tlon, tlat).nearest(slon, slat)
+    matrix = _brute(slon, slat, tlon, tlat)
+    assert np.array_equal(hit.index, matrix.argmin(axis=1))  # argmin: the first of equal minima
+    assert np.abs(hit.distance_km - matrix.min(axis=1)).max() * 1000.0 < 1e-3
+
+
+def test_compiled_arc_feet_equal_the_vectorised_formula():
+    """The compiled foot-of-perpendicular (fibre lines) against the numpy version it replaced."""
+    from connectmap._geodesic_fast import arc_feet
+    from connectmap.geodesy import _arc_foot, _unit_to_lonlat, ecef_km, unit_vectors
+
+    rng = np.random.default_rng(8)
+    n = 20_000
+    qlon, qlat = rng.uniform(-180, 180, n), rng.uniform(-89, 89, n)
+    alon, alat = qlon + rng.normal(0, 0.5, n), np.clip(qlat + rng.normal(0, 0.5, n), -90, 90)
+    blon, blat = alon + rng.normal(0, 0.5, n), np.clip(alat + rng.normal(0, 0.5, n), -90, 90)
+    blon[:100], blat[:100] = alon[:100], alat[:100]  # degenerate arcs (a point)
+    a, b = unit_vectors(alon, alat), unit_vectors(blon, blat)
+    owner = rng.integers(0, n, n)
+    seg = rng.integers(0, n, n)
+    seg[:200] = np.arange(200)
+    flon, flat, fchord = arc_feet(qlon, qlat, ecef_km(qlon, qlat), owner, seg, a, b)
+    ref_lon, ref_lat = _unit_to_lonlat(_arc_foot(unit_vectors(qlon[owner], qlat[owner]), a[seg], b[seg]))
+    ref_chord = np.linalg.norm(ecef_km(ref_lon, ref_lat) - ecef_km(qlon, qlat)[owner], axis=1)
+    assert np.abs(flon - ref_lon).max() < 1e-9 and np.abs(flat - ref_lat).max() < 1e-9
+    assert np.abs(fchord - ref_chord).max() < 1e-9  # km

@@ -20,7 +20,7 @@ import pandas as pd
 
 from connectmap.columns import describe
 from connectmap.enrich._common import layer_lonlat, params_or_default, school_lonlat
-from connectmap.geodesy import PointIndex, PolylineIndex
+from connectmap.geodesy import PointIndex, PolylineIndex, prepare_queries
 from connectmap.io.fibre import FibreNetwork
 from connectmap.parameters.enrich import EnrichParams
 
@@ -65,17 +65,21 @@ def add_fibre(schools: pd.DataFrame, fibre: FibreNetwork | None, params: EnrichP
     n = len(schools)
     nodes = fibre.nodes if fibre is not None else None
     lines = fibre.lines if fibre is not None else None
-    if nodes is not None and len(nodes):
+    have_nodes = nodes is not None and len(nodes) > 0
+    have_lines = lines is not None and len(lines) > 0
+    # Schools sorted and converted to Earth-centred coordinates once, for both searches.
+    queries = prepare_queries(lon, lat) if have_nodes or have_lines else None
+    if have_nodes:
         nlon, nlat = layer_lonlat(nodes)
-        hit = PointIndex(nlon, nlat).nearest(lon, lat)
+        hit = PointIndex(nlon, nlat).nearest(queries)
         schools[FIBER_NODE_DISTANCE] = hit.distance_km
         schools[FIBER_NODE_ID] = _ids(nodes["node_id"], hit.index, n)
     else:
         schools[FIBER_NODE_DISTANCE] = np.full(n, np.nan)
         schools[FIBER_NODE_ID] = pd.array([None] * n, dtype="str")
-    if lines is not None and len(lines):
+    if have_lines:
         index = PolylineIndex(lines.geometry.to_numpy(), spacing_km=params.fibre_densify_spacing_m / 1000.0)
-        hit = index.nearest(lon, lat)
+        hit = index.nearest(queries)
         schools[FIBER_LINE_DISTANCE] = hit.distance_km
         schools[FIBER_LINE_ID] = _ids(lines["line_id"], hit.index, n)
     else:

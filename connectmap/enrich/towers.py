@@ -21,7 +21,7 @@ import pandas as pd
 from connectmap.columns import TECHNOLOGIES, describe
 from connectmap.enrich._common import layer_lonlat, operator_slug, params_or_default, radius_label, school_lonlat
 from connectmap.errors import SchemaError
-from connectmap.geodesy import PointIndex
+from connectmap.geodesy import PointIndex, QueryPoints, prepare_queries
 from connectmap.parameters.enrich import EnrichParams
 
 log = logging.getLogger(__name__)
@@ -61,10 +61,10 @@ def check_towers(towers: pd.DataFrame) -> None:
         raise SchemaError(f"tower table, column 'technology': unknown values {unknown}; expected GSM, UMTS, LTE, NR")
 
 
-def _nearest_into(out: dict[str, object], lon: np.ndarray, lat: np.ndarray, tlon: np.ndarray, tlat: np.ndarray,
+def _nearest_into(out: dict[str, object], queries: QueryPoints, tlon: np.ndarray, tlat: np.ndarray,
                   ids: pd.api.extensions.ExtensionArray, rows: np.ndarray, dist_col: str, id_col: str) -> None:
     """Nearest of the tower rows ``rows`` for every school."""
-    hit = PointIndex(tlon[rows], tlat[rows]).nearest(lon, lat)
+    hit = PointIndex(tlon[rows], tlat[rows]).nearest(queries)
     out[dist_col] = hit.distance_km
     # take() on the string array (no Python loop); -1 (no site) becomes missing.
     out[id_col] = ids.take(np.where(hit.index >= 0, rows[np.maximum(hit.index, 0)], -1), allow_fill=True)
@@ -98,6 +98,8 @@ def add_nearest_towers(
     have = towers is not None and len(towers) > 0
     if have:
         check_towers(towers)
+        # Schools sorted and converted to Earth-centred coordinates once, for every search below.
+        queries = prepare_queries(lon, lat)
     operator_known = None
     if have:
         # Columns as arrays once; technologies and operators select rows by index, not by copying the table.
@@ -115,7 +117,7 @@ def add_nearest_towers(
             out[dist_col] = np.full(n, np.nan)
             out[id_col] = pd.array([None] * n, dtype="str")
             continue
-        _nearest_into(out, lon, lat, tlon, tlat, ids, rows, dist_col, id_col)
+        _nearest_into(out, queries, tlon, tlat, ids, rows, dist_col, id_col)
         if params.per_operator and operator_known is not None:
             known = rows[operator_known[rows]]
             for op_code in sorted(np.unique(op_codes[known]), key=lambda c: str(op_names[c])):
@@ -123,18 +125,24 @@ def add_nearest_towers(
                 d_col, i_col = nearest_distance_column(tech, operator), nearest_id_column(tech, operator)
                 describe(d_col, f"Geodesic distance to the nearest {tech} site of {operator}", "km")
                 describe(i_col, f"site_id of the nearest {tech} site of {operator}", "text")
-                _nearest_into(out, lon, lat, tlon, tlat, ids, known[op_codes[known] == op_code], d_col, i_col)
+                _nearest_into(out, queries, tlon, tlat, ids, known[op_codes[known] == op_code], d_col, i_col)
     if have:
         # Count distinct sites: a site carrying GSM and LTE is one row per technology in the tower table.
         codes, _ = pd.factorize(towers["site_id"])
-        _, first = np.unique(codes, return_index=True)  # first row of each site
+        # factorize numbers sites in order of first appearance: a site's first row is where its code first exceeds
+        # every earlier code (linear; np.unique would sort).
+        seen = np.maximum.accumulate(codes)
+        first = np.flatnonzero(np.diff(seen, prepend=-1) > 0)
+        missing = np.flatnonzero(codes < 0)
+        if missing.size:  # rows without a site_id count as one site, as they always have
+            first = np.sort(np.r_[first, missing[0]])
         index = PointIndex(tlon[first], tlat[first])
     for radius in params.tower_count_radii_km:
         column = towers_within_column(radius)
         if not have:
             out[column] = pd.array([pd.NA] * n, dtype="Int64")
             continue
-        counts = index.count_within(lon, lat, radius)
+        counts = index.count_within(queries, None, radius)
         out[column] = pd.array(np.where(counts >= 0, counts, 0), dtype="Int64")
         out[column][counts < 0] = pd.NA
     # Operator columns may differ between runs; keep a stable order: all-operator first, then per operator.
