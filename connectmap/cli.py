@@ -421,7 +421,7 @@ def read_model_table(
 
 
 def _file_record(path: Path) -> dict[str, str]:
-    from connectmap.predict.persist import file_sha256
+    from connectmap.report.manifest import file_sha256
 
     return {"path": str(path), "sha256": file_sha256(path)}
 

@@ -115,7 +115,7 @@ def read_schools(
         first_row = 2
         info.update(encoding=text.encoding, delimiter=text.delimiter, notes=list(text.notes))
     elif suffix in EXCEL_SUFFIXES:
-        table, sheet_name, notes = _read_excel(path, sheet)
+        table, sheet_name, notes = read_excel_table(path, sheet)
         first_row = 2
         info.update(sheet=sheet_name, notes=notes)
     elif suffix in VECTOR_SUFFIXES or suffix in PARQUET_SUFFIXES:
@@ -132,7 +132,8 @@ def read_schools(
 
 
 # --- format readers: each returns an all-text attribute table --------------------------------------------------------
-def _cell_text(value: Any) -> str | None:
+def cell_text(value: Any) -> str | None:
+    """A cell value as text the way every reader stores it: whole floats without ``.0``, dates ISO, empty as None."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -147,7 +148,12 @@ def _cell_text(value: Any) -> str | None:
     return text or None
 
 
-def _read_excel(path: Path, sheet: str | None) -> tuple[pd.DataFrame, str, list[str]]:
+def read_excel_table(path: Path, sheet: str | None) -> tuple[pd.DataFrame, str, list[str]]:
+    """One sheet of a workbook as an all-text table (formula cells as their saved values).
+
+    Returns the table, the sheet's name and notes (e.g. formulas saved without values). Refuses to guess between
+    several sheets with data.
+    """
     import openpyxl
 
     try:
@@ -170,8 +176,8 @@ def _read_excel(path: Path, sheet: str | None) -> tuple[pd.DataFrame, str, list[
         header = next(rows, None)
         if header is None:
             raise InputError(f"{path}, sheet {sheet!r}: the sheet is empty")
-        names_ = [_cell_text(h) or f"column_{i + 1}" for i, h in enumerate(header)]
-        body = [[_cell_text(v) for v in row[: len(names_)]] for row in rows]
+        names_ = [cell_text(h) or f"column_{i + 1}" for i, h in enumerate(header)]
+        body = [[cell_text(v) for v in row[: len(names_)]] for row in rows]
     finally:
         book.close()
     # Drop trailing all-empty rows that Excel reports as "used" (formatting only), not data rows in between.
@@ -210,7 +216,7 @@ def _uncached_formula_notes(path: Path, sheet: str, body: list[list[str | None]]
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.apply(lambda s: s.map(_cell_text)).astype(object) if len(frame.columns) else frame
+    return frame.apply(lambda s: s.map(cell_text)).astype(object) if len(frame.columns) else frame
 
 
 def _read_geo(path: Path, layer: str | None, suffix: str) -> tuple[pd.DataFrame, gpd.GeoSeries | None, str | None]:

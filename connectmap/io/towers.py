@@ -59,7 +59,7 @@ from connectmap import columns as C
 from connectmap.errors import InputError, MissingInputError, SchemaError
 from connectmap.geodesy import PointIndex, geodesic_km, unit_vectors
 from connectmap.io._text import EXTRA_FIELDS, read_delimited
-from connectmap.io.schools import _read_excel
+from connectmap.io.schools import read_excel_table
 from connectmap.io.vector import find_field, read_vector, text_values
 from connectmap.parameters.towers import TowerSiteParams
 
@@ -677,7 +677,7 @@ def _read_list(
         table = read_delimited(path).frame
         first_row = 2
     elif suffix in _EXCEL_SUFFIXES:
-        table, _, _ = _read_excel(path, layer)
+        table, _, _ = read_excel_table(path, layer)
         first_row = 2
     else:
         frame = read_vector(path, layer=layer)

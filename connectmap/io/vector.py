@@ -32,7 +32,7 @@ import pyproj
 import shapely
 
 from connectmap.errors import CRSError, InputError, MissingInputError, SchemaError
-from connectmap.io.schools import _cell_text, normalise_header
+from connectmap.io.schools import cell_text, normalise_header
 from connectmap.report.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -307,7 +307,7 @@ def text_values(values: pd.Series | Sequence[Any]) -> pd.Series:
             value = value.item()
         if not isinstance(value, dict | list | tuple | np.ndarray) and pd.isna(value):
             return None
-        text = _cell_text(value)
+        text = cell_text(value)
         return None if text is None else clean_text(text)[0]
 
     return series.map(one).astype("string")

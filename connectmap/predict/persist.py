@@ -20,7 +20,6 @@ would refuse to load.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import zipfile
@@ -33,6 +32,7 @@ from connectmap.predict.card import card_markdown
 from connectmap.predict.features import Feature
 from connectmap.predict.model import ConnectivityModel
 from connectmap.report.files import atomic_path, write_text
+from connectmap.report.manifest import file_sha256
 from connectmap.report.tables import write_json
 
 log = logging.getLogger(__name__)
@@ -79,15 +79,6 @@ _PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".sav", ".dill", ".p"}
 _PICKLE_MAGIC = (b"\x80",)
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"BZh", b"\xfd7zXZ",
                      b"\x5d\x00\x00", b"\x04\x22\x4d\x18")
-
-
-def file_sha256(path: str | PathLike[str]) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def card_paths(model_path: str | PathLike[str]) -> tuple[Path, Path]:
