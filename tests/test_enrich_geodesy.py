@@ -301,7 +301,7 @@ def test_compiled_arc_feet_equal_the_vectorised_formula():
     owner = rng.integers(0, n, n)
     seg = rng.integers(0, n, n)
     seg[:200] = np.arange(200)
-    flon, flat, fchord = arc_feet(qlon, qlat, ecef_km(qlon, qlat), owner, seg, a, b)
+    flon, flat, fchord = arc_feet(unit_vectors(qlon, qlat), ecef_km(qlon, qlat), owner, seg, a, b)
     ref_lon, ref_lat = _unit_to_lonlat(_arc_foot(unit_vectors(qlon[owner], qlat[owner]), a[seg], b[seg]))
     ref_chord = np.linalg.norm(ecef_km(ref_lon, ref_lat) - ecef_km(qlon, qlat)[owner], axis=1)
     assert np.abs(flon - ref_lon).max() < 1e-9 and np.abs(flat - ref_lat).max() < 1e-9

@@ -6,6 +6,14 @@ on temporary arrays (17 s for 1M schools at 1 km on a 1 km raster); this loop do
 nanoseconds, in parallel over schools. The geometry is the same as in :mod:`connectmap.io.rasters` (ellipse of
 the disk in pixel space from the local Jacobian; whole pixels by row prefix sums; partial pixels by the exact
 circle-polygon intersection area).
+
+North-up geographic rasters (WorldPop, every population raster we know) have pixels that are rectangles aligned
+with east and north in each point's local metric. For them the overlap of a pixel with the disk is the
+inclusion-exclusion of one closed-form function at its four corners, the disk's area between the axes and the
+corner (:func:`_corner_area`), whose transcendental terms belong to a column edge or a row edge alone: computed
+once per edge and point, they leave only arithmetic in the loop over pixels, 3.6x faster than the polygon overlap
+at the same answer (within 1e-12; ``tests/test_io_rasters.py`` compares the two paths pixel by pixel). Rotated or
+projected grids keep the polygon overlap.
 """
 
 from __future__ import annotations
