@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.harness import WORK, measure, print_table  # noqa: E402
+from benchmarks.harness import WORK, measure, print_table
 
 KENYA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kenya" / "kenya_schools_moe2016.csv.gz"
 
