@@ -49,6 +49,7 @@ def test_run_on_mauritania_outputs_agree_with_each_other(tmp_path, run_cli):
         args += [option, path]
     code, out, err = run_cli(*args)
     assert code == 0, err
+    assert "2,939 schools (3 rows rejected)" in out
     for name in CORE_OUTPUTS:
         assert (tmp_path / name).stat().st_size > 0, name
 
@@ -185,3 +186,43 @@ def test_sigkill_while_writing_the_workbook_keeps_the_previous_outputs(small_dem
     assert list(out.glob(".staging-*")), "the killed run's staging folder is where its partial files went"
     run(small_demo.config, out=out, png=False)  # the next run clears it
     assert not list(out.glob(".staging-*"))
+
+
+def test_run_with_a_model_fills_only_unknown_connectivity(small_demo, tmp_path):
+    from connectmap.enrich import enrich
+    from connectmap.io import read_schools
+    from connectmap.io.inputs import load_layers
+    from connectmap.parameters.predict import PredictParams
+    from connectmap.predict import save_model, train_connectivity_model
+    from connectmap.validate import validate_schools
+
+    # train on the demo's own labelled schools, enriched the way the run enriches them
+    config = small_demo.config
+    layers = load_layers(config.inputs)
+    clean = validate_schools(read_schools(small_demo.schools), boundary=layers.boundaries).clean
+    enriched = enrich(clean, towers=layers.towers, coverage_rasters=layers.coverage_rasters, fibre=layers.fibre,
+                      population=layers.population, boundaries=layers.boundaries, params=config.enrich)
+    params = PredictParams(estimator="hist_gradient_boosting", cv_folds=3, min_schools_per_class=5)
+    model_path = tmp_path / "demo.skops"
+    save_model(train_connectivity_model(enriched, params=params), model_path)
+
+    with_model = config.model_copy(update={"inputs": config.inputs.model_copy(update={"model": str(model_path)})})
+    result = run(with_model, out=tmp_path / "out", png=False)
+    schools = pd.read_csv(tmp_path / "out" / "schools.csv", low_memory=False).set_index("source_row")
+    register = pd.read_csv(small_demo.schools, dtype=str, keep_default_na=False)
+    reported = register["connectivity"].str.strip().str.lower().map({"yes": True, "no": False})
+    reported.index = register.index + 2  # source_row: header is row 1
+    reported = reported.reindex(schools.index)
+    known = reported.notna()
+    assert known.any() and (~known).any()
+    # reported values are never overwritten; every unknown one is predicted with a probability
+    assert (schools.loc[known, "connectivity"].astype(bool) == reported[known].astype(bool)).all()
+    assert (schools.loc[known, "connectivity_source"] == "reported").all()
+    predicted = schools["connectivity_source"] == "predicted"
+    assert predicted.sum() > 0 and not (predicted & known).any()
+    probability = schools.loc[predicted, "connectivity_probability"]
+    assert probability.between(0, 1).all()
+    assert (schools.loc[predicted, "connectivity"].astype(bool) == (probability >= 0.5)).all()
+    manifest = result.manifest
+    assert manifest["model"]["sha256"] == _sha256(model_path)
+    assert manifest["rows"]["predict"]["predicted"] == int(predicted.sum())
