@@ -83,6 +83,7 @@ def test_config_commands(tmp_path, run_cli):
     path = tmp_path / "connectmap.toml"
     code, out, _ = run_cli("config", "init", path)
     assert code == 0 and path.read_text(encoding="utf-8") == default_config_text()
+    assert out.strip() == f"wrote {path}"
     code, _, err = run_cli("config", "init", path)
     assert code == 2 and "already exists; pass --force" in err
     assert run_cli("config", "check", path)[0] == 0

@@ -104,21 +104,21 @@ def test_explicit_mapping_and_its_errors(tmp_path):
     schools = read_schools(path, columns={"school_name": "Nom", "latitude": "Y", "longitude": "X"})
     assert (schools["latitude"].iloc[0], schools["longitude"].iloc[0]) == (1.5, 2.5)
     assert schools["lat"].iloc[0] == "9"  # the alias column given way to the explicit one stays as text
-    with pytest.raises(SchemaError, match="'Nme'.*not in the file.*'Nom'"):
+    with pytest.raises(SchemaError, match=r"'Nme'.*not in the file.*'Nom'"):
         read_schools(path, columns={"school_name": "Nme"})
 
 
 def test_two_coordinate_columns_are_ambiguous(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("name,lat,latitude,lon\nA,1,1,2\n")
-    with pytest.raises(SchemaError, match="'lat' and 'latitude' both look like latitude.*--columns latitude="):
+    with pytest.raises(SchemaError, match=r"'lat' and 'latitude' both look like latitude.*--columns latitude="):
         read_schools(path)
 
 
 def test_no_coordinate_columns(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("name,x_coord,y_coord\nA,1,2\n")
-    with pytest.raises(SchemaError, match="no coordinate columns.*'x_coord'.*--columns latitude=COLUMN"):
+    with pytest.raises(SchemaError, match=r"no coordinate columns.*'x_coord'.*--columns latitude=COLUMN"):
         read_schools(path)
 
 
@@ -193,7 +193,7 @@ def test_excel_sheet_choice(tmp_path):
     path = tmp_path / "book.xlsx"
     rows = [["name", "lat", "lon"], ["A", 1.5, 2.5]]
     _excel(path, {"Notes": [["read me"], ["data is on the other sheet"]], "Schools": rows})
-    with pytest.raises(InputError, match="2 sheets with data.*Notes, Schools.*--sheet"):
+    with pytest.raises(InputError, match=r"2 sheets with data.*Notes, Schools.*--sheet"):
         read_schools(path)
     schools = read_schools(path, sheet="Schools")
     assert schools["latitude"].tolist() == [1.5]
@@ -213,7 +213,7 @@ def test_geopackage_layer_choice(tmp_path):
     path = tmp_path / "two.gpkg"
     _points().to_file(path, layer="primary", driver="GPKG")
     _points(2).to_file(path, layer="secondary", driver="GPKG")
-    with pytest.raises(InputError, match="2 layers.*primary.*secondary.*--layer"):
+    with pytest.raises(InputError, match=r"2 layers.*primary.*secondary.*--layer"):
         read_schools(path)
     schools = read_schools(path, layer="secondary")
     assert len(schools) == 2
