@@ -53,18 +53,15 @@ def dask_client(params: EngineParams) -> Iterator[Any]:
     ClusterError
         When the scheduler does not answer within ``scheduler_timeout_s``, or the local cluster cannot start.
     """
-    import dask
-
     # The scheduler of a local cluster lives in this process: keep its routine INFO messages (workers joining and
     # leaving) out of the user's terminal while the cluster runs.
     chatty = logging.getLogger("distributed")
     level = chatty.level
     chatty.setLevel(logging.ERROR)
     try:
-        with dask.config.set({"distributed.admin.system-monitor.gil.enabled": False}):
-            session = _remote_client(params) if params.scheduler else _local_client(params)
-            with session as client:
-                yield client
+        session = _remote_client(params) if params.scheduler else _local_client(params)
+        with session as client:
+            yield client
     finally:
         chatty.setLevel(level)
 

@@ -42,7 +42,15 @@ from connectmap.engine.layers import (
     split_points,
     tower_sentinels,
 )
-from connectmap.engine.spatial import WHOLE_EARTH_KM, Footprint, hilbert_partitions, point_lonlat, reaching
+from connectmap.engine.spatial import (
+    MIN_PARTITION_ROWS,
+    WHOLE_EARTH_KM,
+    Footprint,
+    Partition,
+    hilbert_partitions,
+    point_lonlat,
+    reaching,
+)
 from connectmap.enrich.schools import NEAREST_SCHOOL_DISTANCE
 from connectmap.io.fibre import FibreNetwork
 from connectmap.io.rasters import RasterLayer
@@ -194,8 +202,8 @@ class Engine:
                           coverage_polygons=coverage_polygons, fibre=fibre, population=population,
                           boundaries=boundaries, params=params)
         self._require_client()
-        parts = self.scatter_schools(schools)
         layer = self.scatter_towers(towers)
+        parts = self.scatter_schools(schools, layer)
         shared = tasks.SharedLayers(tuple(coverage_rasters), coverage_polygons, fibre, population, boundaries)
         enriched = self.enrich_parts(parts, layer, shared, params or EnrichParams(), towers_given=towers is not None)
         return self.gather(enriched)
@@ -219,8 +227,8 @@ class Engine:
                 schools = add_microwave_options(schools, towers, fibre, dem=dem, params=params)
             return add_costs(schools, params)
         self._require_client()
-        parts = self.scatter_schools(schools)
         layer = self.scatter_towers(towers)
+        parts = self.scatter_schools(schools, layer)
         costed = self.cost_parts(parts, layer, fibre, dem, params, microwave=microwave,
                                  towers_given=towers is not None)
         return self.gather(costed)
@@ -230,10 +238,17 @@ class Engine:
         if self.client is None:
             raise RuntimeError("the Dask engine needs a client: use `with Engine(...) as engine:`")
 
-    def scatter_schools(self, schools: pd.DataFrame) -> SchoolParts:
-        """Cut the schools into Hilbert partitions of ``partition_schools`` rows and send them to the cluster."""
+    def scatter_schools(self, schools: pd.DataFrame, towers: PartitionedLayer | None = None) -> SchoolParts:
+        """Cut the schools into Hilbert partitions of ``partition_schools`` rows and send them to the cluster.
+
+        With a tower layer, a partition whose halo would reach more than ``task_tower_rows`` tower rows (a thin
+        sample of schools over a continent) is cut in two along the curve until it does not, or holds 1,000
+        schools: the memory of a task follows the towers around its schools.
+        """
         lon, lat = point_lonlat(schools)
         partitions = hilbert_partitions(lon, lat, self.params.partition_schools)
+        if towers is not None and towers.part_rows:
+            partitions = self._sized(partitions, lon, lat, towers)
         positions = [p.positions for p in partitions]
         frames = [schools.iloc[p] for p in positions]
         caps = [p.footprint for p in partitions]
@@ -241,6 +256,19 @@ class Engine:
         located = int((np.isfinite(lon) & np.isfinite(lat)).sum())
         log.info("engine: %d schools in %d spatial partitions", len(schools), len(frames))
         return SchoolParts(list(futures), caps, positions, located, dict(schools.dtypes.items()))
+
+    def _sized(self, partitions: list[Partition], lon: NDArray[np.float64], lat: NDArray[np.float64],
+               towers: PartitionedLayer) -> list[Partition]:
+        halo = tower_halo_km(EnrichParams(), self.params.halo_km)
+        done, todo = [], list(partitions)
+        while todo:
+            part = todo.pop()
+            if (part.footprint is None or part.curve.size < 2 * MIN_PARTITION_ROWS
+                    or towers.rows_reached(part.footprint, halo) <= self.params.task_tower_rows):
+                done.append(part)
+            else:
+                todo.extend(part.halves(lon, lat))
+        return done
 
     def scatter_towers(self, towers: pd.DataFrame | None) -> PartitionedLayer | None:
         """Number the tower rows, cut them into Hilbert partitions and send them to the cluster."""
@@ -253,7 +281,8 @@ class Engine:
         sentinels, groups = tower_sentinels(numbered)
         parts, caps = split_points(numbered, self.params.partition_towers) if len(numbered) else ([], [])
         futures = list(self.client.scatter(parts)) if parts else []
-        layer = PartitionedLayer(futures, caps, sentinels, empty, len(numbered), groups)
+        layer = PartitionedLayer(futures, caps, sentinels, empty, len(numbered), groups,
+                                 part_rows=[len(p) for p in parts])
         layer.extra["ambiguous"] = ambiguous_site_rows(numbered)
         log.info("engine: %d tower rows in %d spatial partitions", len(numbered), len(parts))
         return layer

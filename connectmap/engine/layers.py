@@ -34,9 +34,9 @@ from connectmap.engine.spatial import (
     ROW,
     Cap,
     Footprint,
-    cap_of_table,
     hilbert_partitions,
     point_lonlat,
+    points_reached,
     reaching,
     within_halo,
 )
@@ -55,7 +55,7 @@ class PartitionedLayer:
         One future, in-memory frame or GeoParquet path per partition, rows in global order within each. Paths
         keep a large layer on disk: a task reads only the partitions its halo reaches.
     caps
-        Cap around each partition (``None`` for a partition without positions).
+        Footprint of each partition (``None`` for a partition without positions).
     sentinels
         Rows every task reads (see the module docstring), with their :data:`ROW`.
     empty
@@ -65,16 +65,23 @@ class PartitionedLayer:
     groups
         Distinct (technology, operator) pairs of a tower layer (operator ``None`` = unknown).
     extra
-        Further sentinel frames by purpose (e.g. ``"microwave"``), added on request.
+        Further sentinel frames by purpose (``"ambiguous"``: first rows of site ids found at several positions).
+    part_rows
+        Rows in each partition (sizes the school partitions: see :meth:`Engine.scatter_schools`).
     """
 
     parts: list[Any]
-    caps: list[Cap | None]
+    caps: list[Footprint | Cap | None]
     sentinels: pd.DataFrame
     empty: gpd.GeoDataFrame
     rows: int
     groups: list[tuple[str, str | None]] = field(default_factory=list)
     extra: dict[str, pd.DataFrame] = field(default_factory=dict)
+    part_rows: list[int] = field(default_factory=list)
+
+    def rows_reached(self, area: Footprint | Cap | None, halo_km: float) -> int:
+        """Rows in the footprint cells of the layer that reach the area (an upper bound of the rows a task reads)."""
+        return points_reached(area, self.caps, halo_km)
 
     def reaching(self, area: Footprint | Cap | None, halo_km: float) -> list[int]:
         """Partitions that may hold a point within ``halo_km`` of the area (none for ``None``: a school without a
@@ -141,11 +148,12 @@ def ambiguous_site_rows(towers: pd.DataFrame) -> pd.DataFrame:
     return rows.loc[~rows["site_id"].astype("str").duplicated().to_numpy()]
 
 
-def split_points(table: gpd.GeoDataFrame, rows: int) -> tuple[list[gpd.GeoDataFrame], list[Cap | None]]:
-    """Cut a numbered table (:func:`number_rows`) into Hilbert partitions of at most ``rows``, with their caps."""
+def split_points(table: gpd.GeoDataFrame, rows: int) -> tuple[list[gpd.GeoDataFrame], list[Footprint | None]]:
+    """Cut a numbered table (:func:`number_rows`) into Hilbert partitions of at most ``rows``, with their
+    footprints (caps per grid cell, with the rows in each)."""
     lon, lat = point_lonlat(table)
-    parts = [table.iloc[p.positions] for p in hilbert_partitions(lon, lat, rows)]
-    return parts, [cap_of_table(p) for p in parts]
+    partitions = hilbert_partitions(lon, lat, rows)
+    return [table.iloc[p.positions] for p in partitions], [p.footprint for p in partitions]
 
 
 def load_part(part: Any) -> pd.DataFrame:

@@ -86,16 +86,20 @@ class Footprint:
     ----------
     lon, lat, radius_km
         Centre (degrees) and radius (km) of each cap.
+    count
+        Points in each cap.
     """
 
     lon: NDArray[np.float64]
     lat: NDArray[np.float64]
     radius_km: NDArray[np.float64]
+    count: NDArray[np.int64]
 
     @classmethod
-    def of_caps(cls, caps: list[Cap]) -> Footprint:
+    def of_caps(cls, caps: list[Cap], counts: list[int] | None = None) -> Footprint:
         return cls(np.array([c.lon for c in caps]), np.array([c.lat for c in caps]),
-                   np.array([c.radius_km for c in caps]))
+                   np.array([c.radius_km for c in caps]),
+                   np.array(counts if counts is not None else [0] * len(caps), dtype=np.int64))
 
     @property
     def xyz_km(self) -> NDArray[np.float64]:
@@ -177,7 +181,8 @@ def footprint_of(
     c_lat = np.degrees(np.arcsin(np.clip(mean[:, 2], -1.0, 1.0)))
     radius = np.zeros(cells)
     np.maximum.at(radius, cell, geodesic_km(c_lon[cell], c_lat[cell], lon, lat))
-    return Footprint(c_lon, c_lat, radius * (1.0 + _RELATIVE_SLACK) + _ABSOLUTE_SLACK_KM)
+    return Footprint(c_lon, c_lat, radius * (1.0 + _RELATIVE_SLACK) + _ABSOLUTE_SLACK_KM,
+                     np.bincount(cell, minlength=cells).astype(np.int64))
 
 
 def within_halo(
@@ -211,26 +216,29 @@ def within_halo(
     return out
 
 
-def reaching(area: Footprint | Cap | None, others: list[Footprint | Cap | None], halo_km: float) -> list[int]:
-    """Positions in ``others`` of the areas that may hold a point within ``halo_km`` of a point of ``area``.
+def _cap_hits(
+    area: Footprint | Cap | None, others: list[Footprint | Cap | None], halo_km: float
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(owner, cap) of every cap of ``others`` that may hold a point within ``halo_km`` of a point of ``area``.
 
-    An area is left out only when it certainly cannot: a point ``t`` of a cap ``(c', R')`` has
+    A cap is left out only when it certainly cannot: a point ``t`` of a cap ``(c', R')`` has
     ``chord(c, t) <= chord(c, c') + R'``, and the chord is never longer than the geodesic.
     """
+    empty = np.empty(0, dtype=np.int64)
     if area is None:
-        return []
+        return empty, empty
     mine = as_footprint(area)
     owners, lons, lats, radii = [], [], [], []
     for position, other in enumerate(others):
         if other is None:
             continue
         theirs = as_footprint(other)
-        owners.append(np.full(theirs.lon.size, position))
+        owners.append(np.column_stack([np.full(theirs.lon.size, position), np.arange(theirs.lon.size)]))
         lons.append(theirs.lon)
         lats.append(theirs.lat)
         radii.append(theirs.radius_km)
     if not owners:
-        return []
+        return empty, empty
     from scipy.spatial import cKDTree
 
     owner = np.concatenate(owners)
@@ -242,20 +250,40 @@ def reaching(area: Footprint | Cap | None, others: list[Footprint | Cap | None],
                                          return_sorted=False)
     sizes = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
     if not sizes.sum():
-        return []
+        return empty, empty
     mine_of = np.repeat(np.arange(len(hits)), sizes)
     theirs_of = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])
     chord = np.linalg.norm(centres[mine_of] - xyz[theirs_of], axis=1)
-    close = chord <= mine.radius_km[mine_of] + radius[theirs_of] + halo_km + _ABSOLUTE_SLACK_KM
-    return sorted(set(owner[theirs_of[close]].tolist()))
+    close = np.unique(theirs_of[chord <= mine.radius_km[mine_of] + radius[theirs_of] + halo_km + _ABSOLUTE_SLACK_KM])
+    return owner[close, 0], owner[close, 1]
+
+
+def reaching(area: Footprint | Cap | None, others: list[Footprint | Cap | None], halo_km: float) -> list[int]:
+    """Positions in ``others`` of the areas that may hold a point within ``halo_km`` of a point of ``area``."""
+    owner, _ = _cap_hits(area, others, halo_km)
+    return sorted(set(owner.tolist()))
+
+
+def points_reached(area: Footprint | Cap | None, others: list[Footprint | None], halo_km: float) -> int:
+    """Points in the caps of ``others`` that may lie within ``halo_km`` of ``area`` (an upper bound of what a task
+    with that halo reads)."""
+    owner, cap = _cap_hits(area, others, halo_km)
+    return int(sum(as_footprint(others[o]).count[c] for o, c in zip(owner.tolist(), cap.tolist(), strict=True)))
 
 
 @dataclass(frozen=True)
 class Partition:
-    """Positions of a partition's points in the table (ascending) and its footprint."""
+    """Positions of a partition's points in the table (ascending), its footprint, and its points in curve order."""
 
     positions: NDArray[np.int64]
     footprint: Footprint | None
+    curve: NDArray[np.int64]
+
+    def halves(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[Partition, Partition]:
+        """The partition cut in two along the curve."""
+        first, second = np.array_split(self.curve, 2)
+        return (Partition(np.sort(first), footprint_of(lon[first], lat[first]), first),
+                Partition(np.sort(second), footprint_of(lon[second], lat[second]), second))
 
 
 def hilbert_partitions(
@@ -274,8 +302,8 @@ def hilbert_partitions(
         key = points.hilbert_distance(total_bounds=(-180.0, -90.0, 180.0, 90.0), level=16).to_numpy()
         order = ok[np.argsort(key, kind="stable")]
         count = max(1, min(int(np.ceil(order.size / max(rows, 1))), order.size // max(min_rows, 1)))
-        parts = [Partition(np.sort(run), footprint_of(lon[run], lat[run])) for run in np.array_split(order, count)]
+        parts = [Partition(np.sort(run), footprint_of(lon[run], lat[run]), run) for run in np.array_split(order, count)]
     missing = np.setdiff1d(np.arange(lon.size), ok)
     if missing.size:
-        parts.append(Partition(missing, None))
+        parts.append(Partition(missing, None, missing))
     return parts

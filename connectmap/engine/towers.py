@@ -70,10 +70,11 @@ def _sites_of_partition(
     sites = sites.sort_values(ROW, kind="stable")
     parts, caps = split_points(sites, rows) if len(sites) else ([], [])
     sentinels, _ = tower_sentinels(sites)
+    part_rows = [len(part) for part in parts]
     if sink is not None:
         parts = [sink(part, group, k) for k, part in enumerate(parts)]
     return {"parts": parts, "caps": caps, "sentinels": sentinels, "ambiguous": ambiguous_site_rows(sites),
-            "rows": len(sites), "empty": sites.iloc[:0]}
+            "rows": len(sites), "empty": sites.iloc[:0], "part_rows": part_rows}
 
 
 def _summary(result: dict[str, Any], with_parts: bool) -> dict[str, Any]:
@@ -143,7 +144,8 @@ def sites_from_cells(
     sentinels, groups = tower_sentinels(pd.concat([s["sentinels"] for s in summaries]).sort_values(ROW, kind="stable"))
     empty = next((s["empty"] for s in summaries if len(s["empty"].columns)), summaries[0]["empty"])
     rows = int(sum(s["rows"] for s in summaries))
-    layer = PartitionedLayer(parts, caps, sentinels, empty, rows, groups)
+    layer = PartitionedLayer(parts, caps, sentinels, empty, rows, groups,
+                             part_rows=[n for summary in summaries for n in summary["part_rows"]])
     layer.extra["ambiguous"] = pd.concat([s["ambiguous"] for s in summaries]).sort_values(ROW, kind="stable")
     log.info("engine: %d site rows of %d operators in %d spatial partitions", rows, len(names), len(parts))
     return layer

@@ -55,6 +55,13 @@ class EngineParams(Section):
         "tower partitions its halo reaches.",
         source=_SOURCE,
     )
+    task_tower_rows: int = param(
+        300_000, unit="rows", ge=1,
+        description="Most tower rows a task should read (counted in the 0.5° cells its halo reaches); a school "
+        "partition that would read more is cut in two along the curve, down to 1,000 schools. Keeps a task's "
+        "memory and the operators it models coverage for in proportion to its own area.",
+        source=_SOURCE,
+    )
     halo_km: float = param(
         50.0, unit="km", gt=0.0,
         description="Width of the ring of towers and schools around a school partition that its task also reads. "
