@@ -423,7 +423,8 @@ class PointIndex:
         """Counts within chord ``inner`` and the (query, point) pairs in the ring up to ``outer``, on a cell grid."""
         from connectmap._geodesic_fast import CellGrid
 
-        cell_km = float(outer)
+        # Cells a millimetre wider than the search chord: rounding in the cell index can never hide a point.
+        cell_km = float(outer) * (1.0 + 1e-9) + 1e-6
         grid = self._grids.get(cell_km)
         if grid is None:
             grid = self._grids[cell_km] = CellGrid(self._xyz, cell_km)
