@@ -34,6 +34,9 @@ _F = 1.0 / 298.257223563
 _E2 = _F * (2.0 - _F)
 #: Pairs farther apart than this (km) are measured with pyproj Geod instead.
 FAST_MAX_KM = 200.0
+#: Iterations a thread takes at a time in the parallel loops: with numba's default (an equal share per thread) a
+#: thread held up by another job on the machine makes the other wait at the end of the loop.
+PARALLEL_CHUNK = 4096
 
 
 @numba.njit(parallel=True, cache=True)
@@ -73,8 +76,9 @@ def _short_km(lon1, lat1, lon2, lat2, out):
 def short_geodesic_km(lon1: NDArray, lat1: NDArray, lon2: NDArray, lat2: NDArray) -> NDArray[np.float64]:
     """Geodesic distance (km) for finite paired points; values above :data:`FAST_MAX_KM` are to be re-measured."""
     out = np.empty(np.shape(lon1))
-    _short_km(np.ascontiguousarray(lon1, dtype=np.float64), np.ascontiguousarray(lat1, dtype=np.float64),
-              np.ascontiguousarray(lon2, dtype=np.float64), np.ascontiguousarray(lat2, dtype=np.float64), out)
+    with numba.parallel_chunksize(PARALLEL_CHUNK):
+        _short_km(np.ascontiguousarray(lon1, dtype=np.float64), np.ascontiguousarray(lat1, dtype=np.float64),
+                  np.ascontiguousarray(lon2, dtype=np.float64), np.ascontiguousarray(lat2, dtype=np.float64), out)
     return out
 
 
@@ -250,7 +254,8 @@ def arc_feet(qunit: NDArray, qxyz: NDArray, owner: NDArray, seg: NDArray, a: NDA
     (:func:`connectmap.geodesy.unit_vectors`); ``a``, ``b``: the arcs' end points as unit vectors."""
     n = owner.size
     flon, flat, fchord = np.empty(n), np.empty(n), np.empty(n)
-    _arc_feet(np.ascontiguousarray(qunit), np.ascontiguousarray(qxyz), np.ascontiguousarray(owner, dtype=np.int64),
-              np.ascontiguousarray(seg, dtype=np.int64), np.ascontiguousarray(a), np.ascontiguousarray(b),
-              flon, flat, fchord)
+    with numba.parallel_chunksize(PARALLEL_CHUNK):
+        _arc_feet(np.ascontiguousarray(qunit), np.ascontiguousarray(qxyz),
+                  np.ascontiguousarray(owner, dtype=np.int64), np.ascontiguousarray(seg, dtype=np.int64),
+                  np.ascontiguousarray(a), np.ascontiguousarray(b), flon, flat, fchord)
     return flon, flat, fchord

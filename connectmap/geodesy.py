@@ -38,6 +38,8 @@ for the method and its error bound.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +69,9 @@ _SLACK_KM = 1e-7
 _TIE_KM = 1e-6
 #: Batches smaller than this are not worth sorting into Morton order.
 _SORT_MIN = 20_000
+#: Queries per block handed to a thread by :func:`_query_knn`, and the number of threads.
+_QUERY_BLOCK = 32_768
+_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Largest radius (km) counted on the ECEF cell grid; larger radii are counted with the KD-tree.
 GRID_MAX_KM = 200.0
 
@@ -153,6 +158,29 @@ def _spread_bits(v: NDArray[np.uint64]) -> NDArray[np.uint64]:
     v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
     v = (v | (v << np.uint64(1))) & np.uint64(0x55555555)
     return v
+
+
+def _query_knn(tree: cKDTree, xyz: NDArray, k: int) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    """The ``k`` nearest tree points (chords and positions, shape (n, k)) of each query, on every core.
+
+    ``cKDTree.query(workers=-1)`` gives each thread an equal share of the queries and waits for the slowest; on a
+    machine shared with other jobs one thread is often held up. Blocks of queries taken one at a time by a thread
+    pool (the tree releases the GIL) keep every thread busy to the end. Same answers.
+    """
+    n = xyz.shape[0]
+    ks = list(range(1, k + 1))
+    if n < 4 * _QUERY_BLOCK or _THREADS == 1:
+        return tree.query(xyz, k=ks, workers=-1)
+    chord = np.empty((n, k))
+    index = np.empty((n, k), dtype=np.intp)
+
+    def block(start: int) -> None:
+        stop = min(start + _QUERY_BLOCK, n)
+        chord[start:stop], index[start:stop] = tree.query(xyz[start:stop], k=ks, workers=1)
+
+    with ThreadPoolExecutor(_THREADS) as pool:
+        list(pool.map(block, range(0, n, _QUERY_BLOCK)))
+    return chord, index
 
 
 def _flatten(lists: object, n: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -330,7 +358,7 @@ class PointIndex:
         """
         assert self._tree is not None
         k = min(2 if exclude is None else 3, len(self))
-        chord, idx = self._tree.query(xyz, k=list(range(1, k + 1)), workers=-1)
+        chord, idx = _query_knn(self._tree, xyz, k)
         idx = idx.astype(np.int64)
         if exclude is not None:
             # Drop the query's own entry (it may not come first when points coincide), keep two others.
@@ -597,7 +625,7 @@ class PolylineIndex:
             return out
         sel, qlon, qlat, qxyz = q.sel, q.qlon, q.qlat, q.xyz
         k = int(min(k, self._tree.n))
-        chord, vid = self._tree.query(qxyz, k=list(range(1, k + 1)), workers=-1)
+        chord, vid = _query_knn(self._tree, qxyz, k)
         radius = geodesic_upper_km(chord[:, 0]) + self._half_gap_km
         take = chord <= radius[:, None]
         # Candidate segments per query, deduplicated within each row of the k-neighbour matrix.

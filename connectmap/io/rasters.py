@@ -693,6 +693,8 @@ def disk_sums(
     convolve_min_px: float = 8.0,
 ) -> list[NDArray]:
     """:func:`disk_sum` for several radii at once, sharing the pixel reads and the per-point geometry."""
+    import numba
+
     from connectmap.io._disk_kernel import disk_sums as kernel
 
     lon = np.asarray(lon, dtype=np.float64).ravel()
@@ -766,8 +768,11 @@ def disk_sums(
                     continue
                 t = np.zeros(pts.size)
                 v = np.zeros(pts.size)
-                kernel(cum, okcum, per_area, ok, base.col[pts] - window.col_off, base.row[pts] - window.row_off,
-                       np.ascontiguousarray(base.jinv[pts]), iscale[pts], pscale[pts], float(radius), t, v)
+                # Points a thread takes at a time: an equal share per thread (numba's default) leaves one waiting
+                # when the other is held up by another job on the machine.
+                with numba.parallel_chunksize(256):
+                    kernel(cum, okcum, per_area, ok, base.col[pts] - window.col_off, base.row[pts] - window.row_off,
+                           np.ascontiguousarray(base.jinv[pts]), iscale[pts], pscale[pts], float(radius), t, v)
                 totals[k][pts] += t
                 valids[k][pts] += v
     for k, idx in enumerate(exact):
