@@ -21,8 +21,10 @@ def flag_code(code: str, meaning: str) -> str:
     return code
 
 
-def append_flag(table: pd.DataFrame, mask: np.ndarray | pd.Series, code: str) -> None:
+def append_flag(table: pd.DataFrame, mask: np.ndarray | pd.Series, code: str) -> pd.DataFrame:
     """Append ``code`` to ``quality_flags`` of the rows where ``mask`` is true (in place; creates the column).
+
+    A row that already carries ``code`` keeps it once, so a step can run twice over the same table.
 
     Parameters
     ----------
@@ -32,6 +34,11 @@ def append_flag(table: pd.DataFrame, mask: np.ndarray | pd.Series, code: str) ->
         Boolean array aligned with the table's rows.
     code
         A code registered with :func:`flag_code`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` itself, for chaining.
     """
     if code not in CODES:
         raise KeyError(f"unregistered quality flag {code!r}")
@@ -39,11 +46,13 @@ def append_flag(table: pd.DataFrame, mask: np.ndarray | pd.Series, code: str) ->
     if QUALITY_FLAGS not in table.columns:
         table[QUALITY_FLAGS] = pd.Series("", index=table.index, dtype="string")
     if not mask.any():
-        return
+        return table
     current = table[QUALITY_FLAGS].fillna("").astype(str).to_numpy(dtype=object)
     chosen = current[mask]
-    current[mask] = np.where(chosen == "", code, chosen + ";" + code)
+    already = np.fromiter((code in c.split(";") for c in chosen), dtype=bool, count=chosen.size)
+    current[mask] = np.where(already, chosen, np.where(chosen == "", code, chosen + ";" + code))
     table[QUALITY_FLAGS] = pd.Series(current, index=table.index, dtype="string")
+    return table
 
 
 def has_flag(table: pd.DataFrame, code: str) -> pd.Series:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from connectmap.columns import NUM_STUDENTS, QUALITY_FLAGS, describe
+from connectmap.columns import NUM_STUDENTS, describe
 from connectmap.parameters.cost import CostParams, DemandParams
 from connectmap.quality import append_flag, flag_code
 from connectmap.table import numeric_column
@@ -59,15 +59,6 @@ def bandwidth_demand_mbps(
     return np.maximum(params.floor_mbps, per_student), unknown
 
 
-def append_flag_once(schools: pd.DataFrame, mask: NDArray[np.bool_], code: str) -> None:
-    if QUALITY_FLAGS in schools.columns and mask.any():
-        flags = schools[QUALITY_FLAGS].fillna("").astype(str)
-        if flags.str.contains(code, regex=False).any():
-            already = flags.str.contains(rf"(?:^|;){code}(?:;|$)", regex=True).to_numpy(dtype=bool)
-            mask = mask & ~already
-    append_flag(schools, mask, code)
-
-
 def add_demand(schools: pd.DataFrame, params: CostParams | None = None) -> pd.DataFrame:
     """Return ``schools`` with ``bandwidth_demand_mbps`` and the ``students_unknown`` flag.
 
@@ -83,5 +74,5 @@ def add_demand(schools: pd.DataFrame, params: CostParams | None = None) -> pd.Da
     students = numeric_column(out, NUM_STUDENTS)
     demand, unknown = bandwidth_demand_mbps(students, params.demand)
     out[BANDWIDTH_DEMAND] = demand
-    append_flag_once(out, unknown, STUDENTS_UNKNOWN)
+    append_flag(out, unknown, STUDENTS_UNKNOWN)
     return out

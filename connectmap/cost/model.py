@@ -17,11 +17,11 @@ from numpy.typing import NDArray
 from connectmap.columns import describe
 from connectmap.cost.cashflow import TechnologyCost
 from connectmap.cost.choose import cheapest, least_cost, reason_combinations
-from connectmap.cost.demand import add_demand, append_flag_once
+from connectmap.cost.demand import add_demand
 from connectmap.cost.inputs import CostInputs
 from connectmap.cost.technologies import TECHNOLOGY_FUNCTIONS
 from connectmap.parameters.cost import COST_TECHNOLOGIES, CostParams
-from connectmap.quality import flag_code
+from connectmap.quality import append_flag, flag_code
 from connectmap.table import labels_array, replace_columns
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def add_costs(schools: pd.DataFrame, params: CostParams | None = None) -> pd.Dat
     inputs = CostInputs.from_table(out, params)
     costed = costed_mask(inputs, params)
     if params.electricity.unknown_means_no_power:
-        append_flag_once(out, inputs.power_unknown & costed, ELECTRICITY_UNKNOWN)
+        append_flag(out, inputs.power_unknown & costed, ELECTRICITY_UNKNOWN)
     columns = cost_columns(inputs, params)
     out = replace_columns(out, columns)
     status = pd.Series(columns[COST_STATUS]).value_counts().to_dict()

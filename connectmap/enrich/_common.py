@@ -11,7 +11,6 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from connectmap.columns import QUALITY_FLAGS
 from connectmap.errors import CRSError, SchemaError
 from connectmap.parameters.enrich import EnrichParams
 
@@ -66,22 +65,6 @@ def operator_slug(name: object) -> str:
 def radius_label(value: float) -> str:
     """A radius for a column name: ``5.0 -> "5"``, ``2.5 -> "2_5"``."""
     return f"{value:g}".replace(".", "_").replace("-", "m")
-
-
-def append_flag(schools: pd.DataFrame, mask: NDArray[np.bool_], flag: str) -> pd.DataFrame:
-    """Append ``flag`` to ``quality_flags`` (``;``-joined codes) where ``mask`` is true; returns the table."""
-    if not np.any(mask):
-        if QUALITY_FLAGS not in schools.columns:
-            schools[QUALITY_FLAGS] = pd.Series("", index=schools.index, dtype="str")
-        return schools
-    current = (schools[QUALITY_FLAGS].astype("str").fillna("") if QUALITY_FLAGS in schools.columns
-               else pd.Series("", index=schools.index, dtype="str"))
-    has_flag = current.str.contains(rf"(?:^|;){re.escape(flag)}(?:;|$)", regex=True).to_numpy(dtype=bool)
-    add = np.asarray(mask, dtype=bool) & ~has_flag
-    joined = np.where(current.to_numpy(dtype=object) == "", flag, current.to_numpy(dtype=object) + ";" + flag)
-    schools[QUALITY_FLAGS] = pd.Series(np.where(add, joined, current.to_numpy(dtype=object)), index=schools.index,
-                                       dtype="str")
-    return schools
 
 
 def nullable_bool(values: NDArray[np.float64]) -> pd.array:

@@ -19,16 +19,19 @@ import pandas as pd
 import shapely
 
 from connectmap.columns import ADMIN1, ADMIN2, describe
-from connectmap.enrich._common import append_flag, params_or_default, school_lonlat
+from connectmap.enrich._common import params_or_default, school_lonlat
 from connectmap.geodesy import PolylineIndex
 from connectmap.parameters.enrich import EnrichParams
+from connectmap.quality import append_flag, flag_code
 
 log = logging.getLogger(__name__)
 
 REGION_DISTANCE = describe("region_distance_km", "Distance from the school to the region polygon it was given "
                            "(0 = inside)", "km")
-FLAG_FROM_NEAREST = "region_from_nearest"
-FLAG_OUTSIDE = "outside_regions"
+FLAG_FROM_NEAREST = flag_code(
+    "region_from_nearest", "The school lies just outside every region polygon; it takes the nearest region.")
+FLAG_OUTSIDE = flag_code(
+    "outside_regions", "The school lies farther than nearest_region_max_km from every region polygon (no region).")
 
 
 def locate_regions(
