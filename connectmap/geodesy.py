@@ -317,20 +317,36 @@ class PointIndex:
             return ok
         return ok[spatial_order(lon[ok], lat[ok])]
 
-    def nearest(self, lon_deg: ArrayLike | QueryPoints, lat_deg: ArrayLike | None = None) -> Nearest:
+    def nearest(
+        self, lon_deg: ArrayLike | QueryPoints, lat_deg: ArrayLike | None = None, *, max_km: float | None = None
+    ) -> Nearest:
         """Nearest reference point to each query point by ellipsoidal geodesic distance.
 
         The queries are longitude and latitude arrays (degrees) or one :class:`QueryPoints`. Ties (equal distances
         to the nanometre) go to the reference point that comes first.
+
+        With ``max_km``, queries with no reference point within ``max_km`` may get index -1 and distance NaN
+        without being measured (every query with one within ``max_km`` gets its exact nearest). Far queries are
+        the costly ones: on a continent of points, a query thousands of km away has thousands of candidates
+        whose chords are too close to rank without measuring them.
         """
         q = prepare_queries(lon_deg, lat_deg)
         index = np.full(q.n, -1, dtype=np.int64)
         distance = np.full(q.n, np.nan)
         if not len(self) or not q.sel.size:
             return Nearest(index, distance)
-        best, dist = self._nearest_sorted(q.qlon, q.qlat, q.xyz, exclude=None)
-        index[q.sel] = self._positions[best]
-        distance[q.sel] = dist
+        sel, qlon, qlat, xyz = q.sel, q.qlon, q.qlat, q.xyz
+        if max_km is not None:
+            # A chord is never longer than the geodesic: a query whose nearest chord exceeds max_km has nothing
+            # within max_km. (The bound is padded: a candidate too many only costs a measurement.)
+            chord, _ = self._tree.query(xyz, k=1, distance_upper_bound=max_km * (1.0 + 1e-9) + 1e-6, workers=-1)
+            near = np.isfinite(chord)
+            sel, qlon, qlat, xyz = sel[near], qlon[near], qlat[near], xyz[near]
+            if not sel.size:
+                return Nearest(index, distance)
+        best, dist = self._nearest_sorted(qlon, qlat, xyz, exclude=None)
+        index[sel] = self._positions[best]
+        distance[sel] = dist
         return Nearest(index, distance)
 
     def nearest_other(self) -> Nearest:

@@ -306,3 +306,40 @@ def test_compiled_arc_feet_equal_the_vectorised_formula():
     ref_chord = np.linalg.norm(ecef_km(ref_lon, ref_lat) - ecef_km(qlon, qlat)[owner], axis=1)
     assert np.abs(flon - ref_lon).max() < 1e-9 and np.abs(flat - ref_lat).max() < 1e-9
     assert np.abs(fchord - ref_chord).max() < 1e-9  # km
+
+
+@pytest.mark.parametrize("max_km", [5.0, 20.0, 150.0])
+def test_nearest_within_max_km_equals_brute_force(max_km):
+    """With max_km, a query with a reference point within max_km gets its exact nearest; the others get -1/NaN
+    (and never a wrong id)."""
+    rng = np.random.default_rng(7)
+    tlon, tlat = _points(rng, "tajikistan", 300)
+    slon, slat = _points(rng, "tajikistan", 400)
+    slon[:50] += 20.0  # far from every reference point
+    matrix = _brute(slon, slat, tlon, tlat)
+    hit = PointIndex(tlon, tlat).nearest(slon, slat, max_km=max_km)
+    within = matrix.min(axis=1) <= max_km
+    assert 0 < within.sum() < len(slon)
+    assert np.array_equal(hit.index[within], matrix.argmin(axis=1)[within])
+    assert np.abs(hit.distance_km[within] - matrix.min(axis=1)[within]).max() * 1000.0 < 1.0
+    found = hit.index >= 0
+    assert np.array_equal(hit.index[found], matrix.argmin(axis=1)[found])
+    assert np.isnan(hit.distance_km[~found]).all() and not found[:50].any()
+
+
+def test_within_site_range_equals_brute_force():
+    """Modelled coverage: covered where some site is within its own range, with far schools (another continent)."""
+    from connectmap.enrich.coverage import within_site_range
+
+    rng = np.random.default_rng(11)
+    tlon, tlat = _points(rng, "tajikistan", 200)
+    range_km = rng.uniform(1.0, 35.0, tlon.size)
+    slon, slat = _points(rng, "tajikistan", 500)
+    slon[:100] -= 60.0  # in Africa: nothing within any range
+    slon[100] = np.nan
+    got = within_site_range(slon, slat, tlon, tlat, range_km)
+    matrix = _brute(np.nan_to_num(slon), slat, tlon, tlat)
+    expected = (matrix <= range_km[None, :]).any(axis=1).astype(float)
+    expected[100] = np.nan
+    assert np.array_equal(got, expected, equal_nan=True)
+    assert 0 < np.nansum(got) < 400

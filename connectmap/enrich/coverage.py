@@ -239,13 +239,14 @@ def within_site_range(
     if not good.any() or not ok.any():
         return out
     slon, slat, range_km = slon[good], slat[good], range_km[good]
+    rmax = float(range_km.max())
     index = PointIndex(slon, slat)
-    hit = index.nearest(lon, lat)
+    # Points with no site within the largest range are uncovered without finding their (far) nearest site.
+    hit = index.nearest(lon, lat, max_km=rmax)
     found = hit.index >= 0
     near_range = np.where(found, range_km[np.maximum(hit.index, 0)], -np.inf)
     covered = found & (hit.distance_km <= near_range)
     out[covered] = 1.0
-    rmax = float(range_km.max())
     unsure = np.flatnonzero(found & ~covered & (hit.distance_km <= rmax))
     for start in range(0, unsure.size, batch):
         part = unsure[start:start + batch]
