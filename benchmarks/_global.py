@@ -38,10 +38,11 @@ GLOBAL_STEP_COLUMNS = (
 
 
 def _write_part(part: Any, path: str) -> int:
+    """Write a partition as GeoParquet with native point coordinates (GeoArrow), which read ~3x faster than WKB."""
     from connectmap.report.files import atomic_path
 
     with atomic_path(path) as tmp:
-        part.to_parquet(tmp)
+        part.to_parquet(tmp, geometry_encoding="geoarrow")
     return len(part)
 
 

@@ -352,3 +352,28 @@ def test_kenya_register_identical_on_both_engines(engine, tmp_path):
     assert_same_table(costed_local, costed_dask)
     los = costed_local["microwave_los"].value_counts()
     assert los.get("clear", 0) > 0 and (costed_local["microwave_reason"] == "no_line_of_sight").any()
+
+
+def test_partitions_on_disk_are_read_once_per_process_and_again_when_rewritten(tmp_path, monkeypatch):
+    from connectmap.engine import layers
+
+    monkeypatch.setattr(layers, "_PART_CACHE", type(layers._PART_CACHE)())
+    monkeypatch.setattr(layers, "PART_CACHE_ROWS", 5)
+    frame = gpd.GeoDataFrame({"site_id": ["a", "b", "c"], "technology": ["LTE", "NR", "LTE"]},
+                             geometry=gpd.points_from_xy([1, 2, 3], [0, 0, 0]), crs="EPSG:4326")
+    first, second = tmp_path / "p1.parquet", tmp_path / "p2.parquet"
+    frame.to_parquet(first)
+    frame.iloc[:2].to_parquet(second)
+    one = layers.load_part(first)
+    assert layers.load_part(str(first)) is one  # the cached frame
+    assert list(one["site_id"]) == ["a", "b", "c"] and one.crs.to_epsg() == 4326
+    layers.load_part(second)  # 5 rows cached: both kept
+    assert len(layers._PART_CACHE) == 2
+    pd.concat([frame, frame.iloc[:1]]).to_parquet(first)  # rewritten: read again, and over the row budget
+    again = layers.load_part(first)
+    assert again is not one and list(again["site_id"]) == ["a", "b", "c", "a"]
+    assert sum(len(f) for f in layers._PART_CACHE.values()) <= 5
+    nr = layers.load_part(second, technologies=["NR"])  # only the NR rows are read
+    assert list(nr["site_id"]) == ["b"] and isinstance(nr, gpd.GeoDataFrame)
+    frame_in_memory = frame.iloc[:1]
+    assert layers.load_part(frame_in_memory, technologies=["NR"]) is frame_in_memory

@@ -21,6 +21,9 @@ duplicates and restores the global order, so ties resolve as in the whole table.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +32,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from connectmap.engine.spatial import (
     ROW,
@@ -156,11 +160,42 @@ def split_points(table: gpd.GeoDataFrame, rows: int) -> tuple[list[gpd.GeoDataFr
     return [table.iloc[p.positions] for p in partitions], [p.footprint for p in partitions]
 
 
-def load_part(part: Any) -> pd.DataFrame:
-    """A partition given as a frame, or read from its GeoParquet file."""
-    if isinstance(part, str | Path):
-        return gpd.read_parquet(part)
-    return part
+#: Partitions read from GeoParquet that a worker process keeps, most recently used last, and the most rows kept
+#: (about 300 bytes a tower row: ~450 MB a worker). Neighbouring school partitions read the same tower partitions,
+#: and so do the fallback rounds, so reading each file once per worker instead of once per task is most of the
+#: reading saved. Keyed by path, modification time and size: a file written again is read again.
+_PART_CACHE: OrderedDict[tuple[str, int, int, tuple[str, ...] | None], pd.DataFrame] = OrderedDict()
+PART_CACHE_ROWS = 1_500_000
+_PART_CACHE_LOCK = threading.Lock()
+
+
+def load_part(part: Any, technologies: Sequence[str] | None = None) -> pd.DataFrame:
+    """A partition given as a frame, or read from its GeoParquet file (through this process's cache).
+
+    With ``technologies``, a file is read with only the rows of those technologies (a nearest-tower fallback for NR
+    decodes a twentieth of the rows); a frame given in memory is returned whole. The frame returned may be shared
+    with other tasks of the process: callers must not modify it in place.
+    """
+    if not isinstance(part, str | Path):
+        return part
+    stat = os.stat(part)
+    wanted = None if technologies is None else tuple(sorted(set(technologies)))
+    key = (str(part), stat.st_mtime_ns, stat.st_size, wanted)
+    with _PART_CACHE_LOCK:
+        frame = _PART_CACHE.get(key)
+        if frame is not None:
+            _PART_CACHE.move_to_end(key)
+            return frame
+    if wanted is not None and "technology" in pq.read_schema(part).names:
+        frame = gpd.read_parquet(part, filters=[("technology", "in", list(wanted))])
+    else:
+        frame = gpd.read_parquet(part)
+    with _PART_CACHE_LOCK:
+        _PART_CACHE[key] = frame
+        rows = sum(len(f) for f in _PART_CACHE.values())
+        while rows > PART_CACHE_ROWS and len(_PART_CACHE) > 1:
+            rows -= len(_PART_CACHE.popitem(last=False)[1])
+    return frame
 
 
 def rows_near(
@@ -187,7 +222,7 @@ def rows_near(
         Keep only these technologies (a nearest-tower fallback needs no other).
     """
     frames = []
-    for part in map(load_part, parts):
+    for part in (load_part(p, technologies) for p in parts):
         lon, lat = point_lonlat(part)
         keep = within_halo(lon, lat, area, halo_km)
         if keep.any():
