@@ -529,13 +529,15 @@ GROUPS = {"read": group_read, "validate": group_validate, "enrich": group_enrich
 GLOBAL_SIZES = [100_000, 500_000, 1_000_000, 2_500_000]
 
 
-def group_global(suite: Suite, sizes: list[int], n_cells: int) -> None:
-    """The global-scale run: cells to sites once, then enrichment + costing for each size (one run each)."""
+def group_global(suite: Suite, sizes: list[int], n_cells: int, reuse_sites: bool = False) -> None:
+    """The global-scale run: cells to sites once, then enrichment + costing for each size (one run each).
+
+    With ``reuse_sites`` the sites an earlier run wrote are read again (no cells-to-sites row in the table)."""
     sites = str(Path(WORK) / "global" / "sites")
-    row = suite.add(measure_tree("global: OpenCelliD-like cells to sites (Dask)", f"{n_cells:,} cells",
-                                 "sites_from_cells, 2 workers", global_sites, max(sizes), n_cells, sites, repeats=1),
-                    n_cells, "cells")
-    del row
+    if not (reuse_sites and (Path(sites) / "layer.json").exists()):
+        suite.add(measure_tree("global: OpenCelliD-like cells to sites (Dask)", f"{n_cells:,} cells",
+                               "sites_from_cells, 2 workers", global_sites, max(sizes), n_cells, sites, repeats=1),
+                  n_cells, "cells")
     for n in sizes:
         suite.add(measure_tree("global: enrich + microwave + costs + write, then all-schools steps",
                                f"{n:,} schools", "Engine dask, 2 workers", global_schools, str(n_cells), n, sites,
@@ -553,6 +555,8 @@ def main() -> None:
                         help="also the global-scale Dask run (2.5M schools x 40M cells) and its scaling")
     parser.add_argument("--global-sizes", type=int, nargs="*", default=GLOBAL_SIZES)
     parser.add_argument("--global-cells", type=int, default=40_000_000)
+    parser.add_argument("--global-reuse-sites", action="store_true",
+                        help="read the sites an earlier --global run built instead of building them again")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
     repeats = 1 if args.quick else args.repeats
@@ -569,7 +573,7 @@ def main() -> None:
             GROUPS[name](suite, sizes)
     if args.global_run:
         print("\n## global", flush=True)
-        group_global(suite, args.global_sizes, args.global_cells)
+        group_global(suite, args.global_sizes, args.global_cells, args.global_reuse_sites)
     table = markdown(suite.rows, command.strip(), started)
     print("\n" + table)
     RESULTS.mkdir(parents=True, exist_ok=True)
