@@ -7,7 +7,7 @@ valleys running west, so that geodesic and line-of-sight code is exercised where
 everything comes from numpy's seeded generator, shapely, scipy and rasterio. The same seed gives byte-identical files
 (on the same platform and library versions), whatever the output folder.
 
-How Demoland is made (``docs/demo.md`` has the full description, every file and its columns):
+How Demoland is made (README.md, section "The demo country", has the full description, every file and its columns):
 
 1. **Outline** — a star-shaped polygon, an ellipse about 600 × 340 km with random harmonics on its radius.
 2. **Terrain** — three east–west ranges (Gaussian ridges) on a surface rising to the east, plus fractal noise;
@@ -288,7 +288,7 @@ class DemoCountry:
     folder
         Where everything was written.
     schools, towers, towns, outline, admin1, admin2, fibre_nodes, fibre_lines, population, dem
-        Paths of the files (see ``docs/demo.md`` for their columns).
+        Paths of the files (README.md, section "The demo country", lists their columns).
     coverage
         Coverage rasters keyed by ``(operator, technology)``.
     config_file

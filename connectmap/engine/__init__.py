@@ -9,7 +9,8 @@
   sentinels), :mod:`connectmap.engine.tasks` (what a task runs), :mod:`connectmap.engine.towers` (OpenCelliD cells to
   tower sites on Dask).
 
-How partitions and halos keep results identical is explained in ``docs/scale-and-benchmarks.md``.
+How partitions and halos keep results identical is explained in README.md, section "Scale: the Dask engine and the
+benchmarks".
 """
 
 from connectmap.engine.cluster import ClusterError, dask_client

@@ -71,7 +71,7 @@ def enrich(
     Returns
     -------
     pandas.DataFrame
-        The school table with the enrichment columns (see ``docs/enrich.md``).
+        The school table with the enrichment columns (README.md, section "Enrichment", lists them).
     """
     steps: list[tuple[str, object]] = []
     if boundaries is not None:

@@ -28,7 +28,7 @@ collapsed into sites by this rule (:func:`cell_sites`, :func:`cells_to_sites`), 
    row order or on how a large file is split into chunks.
 
 GSM/UMTS sectors of one mast often stay separate sites (their positions scatter more than any safe radius), so
-site counts for those technologies are upper bounds; docs/inputs-layers.md has the figures.
+site counts for those technologies are upper bounds; README.md (Towers) has the figures.
 
 Bad rows never vanish: a row with unusable coordinates, an unknown radio label or technology, a malformed MCC/MNC,
 or a duplicate site is an error listing the values and rows (the default), or, with ``return_rejected=True``, goes

@@ -1,8 +1,8 @@
 """Parameters of :mod:`connectmap.engine`: where enrichment and costing run, and how the work is cut up.
 
 These say *how* the steps are executed, never *what* they compute: the Dask engine gives the same columns as the
-local one (see ``docs/scale-and-benchmarks.md``). They are therefore not part of the results-defining
-:class:`connectmap.config.Config`; the CLI sets them from ``--engine`` and ``--scheduler``.
+local one (README.md, section "Scale: the Dask engine and the benchmarks"). They are therefore not part of the
+results-defining :class:`connectmap.config.Config`; the CLI sets them from ``--engine`` and ``--scheduler``.
 """
 
 from __future__ import annotations

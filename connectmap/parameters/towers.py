@@ -14,7 +14,7 @@ class TowerSiteParams(Section):
         "other site centre within this distance (greedy centres, no chaining). Larger values merge more sectors of "
         "one mast but also neighbouring masts in cities, where sites are 200-500 m apart.",
         source="connectmap; on the Ecuador OpenCelliD export, 100 m merges distinct LTE eNodeBs into one site in "
-        "3.6% of sites (50 m: 1.7%, 300 m: 15%); see docs/inputs-layers.md",
+        "3.6% of sites (50 m: 1.7%, 300 m: 15%); see README.md, Towers",
         low=50.0, high=300.0,
     )
     enodeb_radius_m: float = param(
