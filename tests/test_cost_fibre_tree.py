@@ -145,6 +145,24 @@ def test_chain_only_the_worthwhile_subtree_switches():
     assert out["npv_usd_shared"].sum() == pytest.approx(15_500.0, abs=1e-3)
 
 
+def test_a_school_nothing_else_connects_is_reached_through_the_tree_at_its_path_cost():
+    # schools at 5, 10 and 25 km; satellite 4,000 USD but school 3 needs 200 Mbps (4,000 students x 0.05), more
+    # than a terminal's 150, and its 25 km to the node is beyond the 20 km fibre limit: nothing connects it alone.
+    # independent: satellite 4,000 + 4,000, school 3 not connectable (no NPV)
+    # tree links 5, 5, 15 km: g(3) = +inf (connects a school), so g(2) = g(1) = +inf and the whole path switches,
+    # schools 1 and 2 at 5,000 each (1,000 dearer than satellite) -> 5,000 + 5,000 + 15,000 = 25,000
+    params = simple_params(4_000.0)
+    schools = chain([5.0, 5.0, 15.0])
+    schools.loc[2, "num_students"] = 4_000.0
+    out = add_shared_fibre(add_costs(schools, params), params)
+    assert out["technology"].tolist()[:2] == ["satellite", "satellite"]
+    assert out["cost_status"].tolist()[2] == "not_connectable" and np.isnan(out["npv_usd"].iloc[2])
+    assert out["technology_shared"].tolist() == ["fibre", "fibre", "fibre"]
+    assert out["fibre_parent_shared"].tolist() == ["network", "2", "3"]
+    np.testing.assert_allclose(out["npv_usd_shared"], [5_000.0, 5_000.0, 15_000.0], atol=1e-3)
+    assert out["npv_usd"].sum() == pytest.approx(8_000.0, abs=1e-6)
+
+
 def test_shared_is_never_dearer_than_independent():
     rng = np.random.default_rng(5)
     n = 1_500

@@ -229,7 +229,9 @@ def add_shared_fibre(schools: pd.DataFrame, params: CostParams | None = None) ->
     Returns
     -------
     DataFrame or GeoDataFrame
-        ``schools`` plus :data:`SHARED_COLUMNS`. ``npv_usd_shared <= npv_usd`` summed over all schools.
+        ``schools`` plus :data:`SHARED_COLUMNS`. ``npv_usd_shared <= npv_usd`` summed over all schools, except
+        that a school no technology connects on its own (``npv_usd`` empty) is connected through the tree when
+        the tree reaches it, with every school on its path switching to fibre whatever that costs them.
     """
     params = params or CostParams()
     finance = params.finance
@@ -267,6 +269,7 @@ def add_shared_fibre(schools: pd.DataFrame, params: CostParams | None = None) ->
         distance[nodes] = link_km
         shared = fibre(inputs, params, distance_km=distance)
         shared_npv = shared.npv_usd(finance)[nodes]
+        # A school nothing connects on its own saves "infinitely": its whole path to the network switches.
         saving = np.where(np.isnan(independent_npv[nodes]), np.inf, independent_npv[nodes]) - shared_npv
         selected = choose_shared(parent, depth, np.where(np.isnan(saving), -np.inf, saving))
         take = nodes[selected]
