@@ -61,6 +61,28 @@ def test_sparse_tree_equals_complete_graph_tree(seed):
     assert np.all(depth[parent == -1] == 1)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tree_over_schools_spread_over_the_world_equals_complete_graph_tree(seed):
+    """Schools on every continent (no stereographic projection holds them): the convex-hull triangulation, with
+    towns of schools metres apart and a long link limit, gives the complete graph's tree."""
+    rng = np.random.default_rng(seed)
+    towns_lon, towns_lat = rng.uniform(-180.0, 180.0, 12), rng.uniform(-70.0, 75.0, 12)
+    town = rng.integers(0, 12, 360)
+    lon = (towns_lon[town] + rng.normal(0.0, 0.15, town.size) + 180.0) % 360.0 - 180.0
+    lat = np.clip(towns_lat[town] + rng.normal(0.0, 0.15, town.size), -89.0, 89.0)
+    lon[:20], lat[:20] = lon[20:40] + 1e-5, lat[20:40]  # neighbours about a metre apart
+    lon[40:43], lat[40:43] = lon[43:46], lat[43:46]  # and at the same place
+    root_km = np.where(np.arange(town.size) % 7 == 0, rng.uniform(0.5, 8.0, town.size), np.inf)
+    max_km = 30.0
+    i, _, _ = neighbour_pairs(lon, lat, max_km)
+    assert i.size < 4 * town.size  # a triangulation, not every pair within 30 km
+    parent, link, _ = spanning_tree(lon, lat, root_km, max_km)
+    expected_length, expected_reached = brute_force_tree_length(lon, lat, root_km, max_km)
+    reached = parent > -2
+    assert reached.sum() == expected_reached > 100
+    assert np.sum(link[reached]) == pytest.approx(expected_length, rel=1e-9)
+
+
 def test_neighbour_pairs_fall_back_for_collinear_and_tiny_inputs():
     lon = np.array([0.0, 0.01, 0.02, 0.03])  # all on the equator: no triangulation possible
     lat = np.zeros(4)
@@ -145,22 +167,27 @@ def test_chain_only_the_worthwhile_subtree_switches():
     assert out["npv_usd_shared"].sum() == pytest.approx(15_500.0, abs=1e-3)
 
 
-def test_a_school_nothing_else_connects_is_reached_through_the_tree_at_its_path_cost():
-    # schools at 5, 10 and 25 km; satellite 4,000 USD but school 3 needs 200 Mbps (4,000 students x 0.05), more
-    # than a terminal's 150, and its 25 km to the node is beyond the 20 km fibre limit: nothing connects it alone.
-    # independent: satellite 4,000 + 4,000, school 3 not connectable (no NPV)
-    # tree links 5, 5, 15 km: g(3) = +inf (connects a school), so g(2) = g(1) = +inf and the whole path switches,
-    # schools 1 and 2 at 5,000 each (1,000 dearer than satellite) -> 5,000 + 5,000 + 15,000 = 25,000
-    params = simple_params(4_000.0)
-    schools = chain([5.0, 5.0, 15.0])
-    schools.loc[2, "num_students"] = 4_000.0
+def test_a_school_nothing_else_connects_joins_the_tree_only_where_savings_pay_for_it():
+    # schools at 5, 24, 29 and 34 km; fibre up to 20 km a link; school 2 needs 200 Mbps (4,000 students x 0.05),
+    # more than a satellite terminal's 150, and is 24 km from the node: nothing connects it on its own.
+    # satellite 20,000: independent 5,000 (fibre) + 0 (not connectable) + 20,000 + 20,000 = 45,000
+    # tree links 5, 19, 5, 5: s = 0, 0 - 19,000, 20,000 - 5,000, 20,000 - 5,000
+    # g(4) = 15,000; g(3) = 30,000; g(2) = -19,000 + 30,000 = 11,000 > 0; g(1) = 11,000 -> all on shared fibre
+    params = simple_params(20_000.0)
+    schools = chain([5.0, 19.0, 5.0, 5.0])
+    schools.loc[1, "num_students"] = 4_000.0
     out = add_shared_fibre(add_costs(schools, params), params)
-    assert out["technology"].tolist()[:2] == ["satellite", "satellite"]
-    assert out["cost_status"].tolist()[2] == "not_connectable" and np.isnan(out["npv_usd"].iloc[2])
-    assert out["technology_shared"].tolist() == ["fibre", "fibre", "fibre"]
-    assert out["fibre_parent_shared"].tolist() == ["network", "2", "3"]
-    np.testing.assert_allclose(out["npv_usd_shared"], [5_000.0, 5_000.0, 15_000.0], atol=1e-3)
-    assert out["npv_usd"].sum() == pytest.approx(8_000.0, abs=1e-6)
+    assert out["technology"].fillna("-").tolist() == ["fibre", "-", "satellite", "satellite"]
+    assert out["cost_status"].iloc[1] == "not_connectable"
+    assert out["technology_shared"].tolist() == ["fibre"] * 4
+    assert out["fibre_parent_shared"].tolist() == ["network", "2", "3", "4"]
+    np.testing.assert_allclose(out["npv_usd_shared"], [5_000.0, 19_000.0, 5_000.0, 5_000.0], atol=1e-3)
+    assert out["npv_usd"].sum() == pytest.approx(45_000.0, abs=1e-6)
+    # satellite 10,000: g(2) = -19,000 + 2 x 5,000 < 0 -> the path is not worth it, school 2 stays unconnected
+    params = simple_params(10_000.0)
+    out = add_shared_fibre(add_costs(schools, params), params)
+    assert out["technology_shared"].fillna("-").tolist() == ["fibre", "-", "satellite", "satellite"]
+    assert out["npv_usd_shared"].sum() == pytest.approx(out["npv_usd"].sum(), abs=1e-6)
 
 
 def test_shared_is_never_dearer_than_independent():

@@ -8,18 +8,19 @@ network. Here schools can instead connect through a neighbour that has fibre:
    connected by fibre, ``connectivity_type_govt`` mentioning fibre). Each school has an edge to the network of its
    own fibre distance; school-school edges come from the spherical Delaunay triangulation of the schools (computed
    as a planar Delaunay triangulation of their stereographic projection, which preserves circles, so it *is* the
-   spherical one), weighted by ellipsoidal geodesic length. Edges longer than ``cost.fibre.max_link_km`` are
-   dropped. The Delaunay graph contains every edge of the minimum spanning tree, so this sparse graph (about 3
-   edges per school) gives the same tree as the complete graph (up to ties within the 0.7 % by which ellipsoidal
-   and spherical lengths can disagree).
+   spherical one; for schools spread over more than 150°, as the convex hull of their unit vectors), weighted by
+   ellipsoidal geodesic length. Edges longer than ``cost.fibre.max_link_km`` are dropped. The Delaunay graph
+   contains every edge of the minimum spanning tree, so this sparse graph (about 3 edges per school) gives the
+   same tree as the complete graph (up to ties within the 0.7 % by which ellipsoidal and spherical lengths can
+   disagree).
 2. **Tree.** ``scipy.sparse.csgraph.minimum_spanning_tree``, rooted at the network node. Each school's *share* of
    the tree is the link to its parent: its shared fibre cost is the fibre formula with that link's length.
-3. **Who switches.** A school's saving is ``s = independent NPV - shared fibre NPV`` (``+inf`` when it had no
-   feasible technology). Working up from the leaves, a subtree's value is ``g(v) = s(v) + sum of the positive
-   g(child)``; working down from the network, a school takes shared fibre when its parent does and ``g(v) > 0``.
-   This picks, exactly, the cheapest set of schools to connect through the tree (a subtree hanging from the
-   network), every other school keeping its independent technology — so the shared total is never above the
-   independent total.
+3. **Who switches.** A school's saving is ``s = independent NPV - shared fibre NPV`` (the independent NPV counted
+   as 0 when it had no feasible technology: it is then connected only where its subtree's savings pay for it).
+   Working up from the leaves, a subtree's value is ``g(v) = s(v) + sum of the positive g(child)``; working down
+   from the network, a school takes shared fibre when its parent does and ``g(v) > 0``. This picks, exactly, the
+   cheapest set of schools to connect through the tree (a subtree hanging from the network), every other school
+   keeping its independent technology — so the shared total is never above the independent total.
 
 Both results are reported: the independent columns stay as they are, the shared ones end in ``_shared``.
 """
@@ -33,7 +34,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree, shortest_path
-from scipy.spatial import Delaunay, QhullError
+from scipy.spatial import ConvexHull, Delaunay, QhullError
 
 from connectmap.columns import CONNECTIVITY, CONNECTIVITY_TYPE_GOVT, SOURCE_ROW, describe
 from connectmap.cost.inputs import CostInputs
@@ -85,15 +86,38 @@ def _stereographic(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[
     return local[:, :2] / (1.0 + local[:, 2:3]), widest
 
 
+def _hull_edges(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int64] | None:
+    """Edges (sorted pairs of positions) of the spherical Delaunay triangulation of distinct points, any spread.
+
+    On a sphere every Delaunay circle is a plane with no point beyond it, so the triangles are facets of the
+    convex hull of the points as unit vectors (points spread over less than a hemisphere add a few long facets
+    across the open side; they are harmless, edges longer than the link limit are dropped). Points that Qhull
+    finds too close to a facet's plane to be a vertex of it (neighbours a few metres apart, whose sag below the
+    plane is under its precision) are joined to that facet's corners. ``None`` when there is no hull (all points
+    on one great circle).
+    """
+    try:
+        hull = ConvexHull(unit_vectors(lon, lat), qhull_options="Qc")
+    except QhullError:
+        return None
+    faces = hull.simplices
+    parts = [faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [0, 2]]]
+    if hull.coplanar.size:
+        point, facet = hull.coplanar[:, 0], hull.coplanar[:, 1]
+        parts.extend(np.column_stack([point, faces[facet, k]]) for k in range(3))
+    return np.unique(np.sort(np.concatenate(parts), axis=1), axis=0).astype(np.int64)
+
+
 def neighbour_pairs(
     lon: NDArray[np.float64], lat: NDArray[np.float64], max_km: float
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Candidate edges of the minimum spanning tree: Delaunay neighbours within ``max_km``.
 
     Returns positions ``i < j`` into ``lon``/``lat`` and the ellipsoidal geodesic length in km. Points at the same
-    place are joined to each other by zero-length edges. Falls back to every pair within ``max_km`` (exact, more
-    edges) when a triangulation is not possible (fewer than 4 distinct points, all on one great circle, or spread
-    over more than a hemisphere).
+    place are joined to each other by zero-length edges. Points spread over more than 150° (a region, a continent,
+    the world) are triangulated as the convex hull of their unit vectors instead of a stereographic projection.
+    Falls back to every pair within ``max_km`` (exact, more edges) when no triangulation is possible (fewer than 4
+    distinct points, or all on one great circle).
     """
     n = lon.size
     if n < 2:
@@ -115,6 +139,10 @@ def neighbour_pairs(
                 pairs = (first[edges[:, 0]], first[edges[:, 1]])
             except QhullError:
                 pairs = None
+    if pairs is None and len(unique) >= 4:
+        edges = _hull_edges(unique[:, 0], unique[:, 1])
+        if edges is not None:
+            pairs = (first[edges[:, 0]], first[edges[:, 1]])
     if pairs is None:
         a, b, _ = PointIndex(unique[:, 0], unique[:, 1]).pairs_within(max_km)
         pairs = (first[a], first[b])
@@ -229,9 +257,9 @@ def add_shared_fibre(schools: pd.DataFrame, params: CostParams | None = None) ->
     Returns
     -------
     DataFrame or GeoDataFrame
-        ``schools`` plus :data:`SHARED_COLUMNS`. ``npv_usd_shared <= npv_usd`` summed over all schools, except
-        that a school no technology connects on its own (``npv_usd`` empty) is connected through the tree when
-        the tree reaches it, with every school on its path switching to fibre whatever that costs them.
+        ``schools`` plus :data:`SHARED_COLUMNS`. ``npv_usd_shared <= npv_usd`` summed over all schools (a school
+        no technology connects on its own counts 0 in ``npv_usd`` and is connected through the tree only where
+        the savings of its subtree pay for it).
     """
     params = params or CostParams()
     finance = params.finance
@@ -269,8 +297,9 @@ def add_shared_fibre(schools: pd.DataFrame, params: CostParams | None = None) ->
         distance[nodes] = link_km
         shared = fibre(inputs, params, distance_km=distance)
         shared_npv = shared.npv_usd(finance)[nodes]
-        # A school nothing connects on its own saves "infinitely": its whole path to the network switches.
-        saving = np.where(np.isnan(independent_npv[nodes]), np.inf, independent_npv[nodes]) - shared_npv
+        # A school nothing connects on its own costs nothing in the independent result, so it joins the tree only
+        # where its subtree's savings pay for its link (the shared total never exceeds the independent one).
+        saving = np.nan_to_num(independent_npv[nodes], nan=0.0) - shared_npv
         selected = choose_shared(parent, depth, np.where(np.isnan(saving), -np.inf, saving))
         take = nodes[selected]
         columns[TECHNOLOGY_SHARED][take] = "fibre"
