@@ -473,9 +473,12 @@ class _Workbook:
         if metric == "payback_year":
             cum = cash_row("cumulative")
             year_row = f"{quoted}!{years(1, fixed=True)}"
-            horizon = case_name("horizon_years")
-            criteria = f'{cum},">=0",{year_row},">=1",{year_row},"<="&{horizon}'
-            return f'IF(COUNTIFS({criteria})=0,"",_xlfn.MINIFS({year_row},{criteria}))'
+            in_horizon = f"{quoted}!{years(2, fixed=True)}"
+            # The year at the first column where the cumulative flow is >= 0 inside the horizon. INDEX(..., 0)
+            # makes MATCH read the product as an array without array entry; MINIFS would say the same more
+            # briefly but is #NAME? in Excel before 2019, which many ministries still run.
+            return (f'IF(COUNTIFS({cum},">=0",{in_horizon},1)=0,"",'
+                    f"INDEX({year_row},MATCH(1,INDEX(({cum}>=0)*{in_horizon},0),0)))")
         if metric == "ministry_package_pv_usd":
             return f"SUMPRODUCT({cash_row('ministry_payments')},{quoted}!{years(self._df_rows[1], fixed=True)})"
         if metric == "ministry_in_kind_pv_usd":
