@@ -77,3 +77,59 @@ def test_no_network_is_unknown_not_zero():
     assert out["fiber_node_id"].tolist()[0] == "N1"
     assert abs(out["fiber_node_distance"].iloc[0] - GEOD.inv(1.0, 1.0, 1.0, 1.01)[2] / 1000) < 1e-9
     assert out["fiber_line_distance_km"].isna().all() and np.isnan(out["fiber_node_distance"].iloc[1])
+
+
+def _network(rng: np.random.Generator) -> FibreNetwork:
+    """Nodes and lines of every status and medium, as read_fibre gives them (missing = pd.NA)."""
+    statuses = np.array(["operational", "planned", "decommissioned", "underConstruction", None], dtype=object)
+    media = np.array(["fibre", "microwave", None], dtype=object)
+    n_nodes, n_lines = 60, 12
+    nodes = gpd.GeoDataFrame(
+        {"node_id": [f"N{i}" for i in range(n_nodes)],
+         "status": pd.array(rng.choice(statuses, n_nodes), dtype="string"),
+         "medium": pd.array(rng.choice(media, n_nodes), dtype="string")},
+        geometry=gpd.points_from_xy(rng.uniform(68, 75, n_nodes), rng.uniform(36, 41, n_nodes)), crs="EPSG:4326")
+    starts = np.column_stack([rng.uniform(68, 75, n_lines), rng.uniform(36, 41, n_lines)])
+    lines = gpd.GeoDataFrame(
+        {"line_id": [f"L{i}" for i in range(n_lines)],
+         "status": pd.array(rng.choice(statuses, n_lines), dtype="string"),
+         "medium": pd.array(rng.choice(media[[0, 2]], n_lines), dtype="string")},
+        # Routes of short segments (random walks of 0.15° steps), so that a segment taken as a great-circle arc and
+        # as the ellipsoidal geodesic of the reference are the same line to well under a metre.
+        geometry=[LineString(s + np.cumsum(rng.uniform(-0.15, 0.15, (12, 2)), axis=0)) for s in starts],
+        crs="EPSG:4326")
+    return FibreNetwork(nodes=nodes, lines=lines, rejected=pd.DataFrame())
+
+
+def test_only_fibre_in_service_counts():
+    """Microwave sites, decommissioned and (by default) planned routes are not fibre a school can be connected to;
+    features whose status or medium is unknown count. Checked by brute force over the features that should count."""
+    from connectmap.parameters.enrich import EnrichParams
+
+    rng = np.random.default_rng(38)
+    network = _network(rng)
+    lon, lat = rng.uniform(68, 75, 80), rng.uniform(36, 41, 80)  # Tajikistan's latitudes
+    for statuses in (["operational"], ["operational", "planned", "underConstruction"]):
+        out = add_fibre(schools_frame(lon, lat), network, EnrichParams(fibre_statuses=statuses))
+        for layer, distance, ident in ((network.nodes, "fiber_node_distance", "fiber_node_id"),
+                                       (network.lines, "fiber_line_distance_km", "fiber_line_id")):
+            status, medium = layer["status"].to_numpy(dtype=object), layer["medium"].to_numpy(dtype=object)
+            counts = np.array([(s is pd.NA or s in statuses) and (m is pd.NA or m == "fibre")
+                               for s, m in zip(status, medium, strict=True)])
+            assert 0 < counts.sum() < len(layer)
+            kept = layer[counts]
+            ids = kept.iloc[:, 0].to_numpy()
+            if layer is network.nodes:
+                _, _, d = GEOD.inv(np.repeat(lon, len(kept)), np.repeat(lat, len(kept)),
+                                   np.tile(kept.geometry.x, lon.size), np.tile(kept.geometry.y, lon.size))
+                matrix = np.asarray(d).reshape(lon.size, -1) / 1000.0
+            else:
+                matrix = np.array([[_aeqd_line_km(x, y, g) for g in kept.geometry]
+                                   for x, y in zip(lon, lat, strict=True)])
+            np.testing.assert_allclose(out[distance], matrix.min(axis=1), rtol=2e-5, atol=1e-3)  # the stated bound
+            assert (out[ident].to_numpy() == ids[matrix.argmin(axis=1)]).all()
+    # Planned routes nearer than any operational one: counted only when asked for.
+    default = add_fibre(schools_frame(lon, lat), network)
+    with_planned = add_fibre(schools_frame(lon, lat), network, EnrichParams(fibre_statuses=["operational", "planned"]))
+    assert (with_planned["fiber_line_distance_km"] <= default["fiber_line_distance_km"]).all()
+    assert (with_planned["fiber_line_distance_km"] < default["fiber_line_distance_km"] - 1).any()

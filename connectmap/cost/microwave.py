@@ -38,6 +38,7 @@ from connectmap.cost.choose import Reason
 from connectmap.cost.inputs import MICROWAVE_DISTANCE, MICROWAVE_REASON
 from connectmap.geodesy import PointIndex, PolylineIndex, geodesic_km, unit_vectors
 from connectmap.io.dem import ElevationProfiles, read_elevation_profiles
+from connectmap.io.fibre import in_service
 from connectmap.parameters.cost import CostParams, MicrowaveParams
 from connectmap.table import coordinates, replace_columns
 
@@ -121,23 +122,16 @@ def _fibre_layers(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.object_]]:
     """Node longitudes, latitudes and line geometries (EPSG:4326) that can backhaul a tower.
 
-    ``fibre`` is a FibreNetwork (``.nodes``, ``.lines``) or a GeoDataFrame of points and lines. Features with a
-    ``status`` outside ``statuses`` or a ``medium`` other than fibre are left out; unknown values are kept.
+    ``fibre`` is a FibreNetwork (``.nodes``, ``.lines``) or a GeoDataFrame of points and lines; only features
+    :func:`connectmap.io.fibre.in_service` keeps for ``statuses`` count.
     """
     frames = [fibre] if isinstance(fibre, gpd.GeoDataFrame) else [getattr(fibre, "nodes", None),
                                                                    getattr(fibre, "lines", None)]
     geoms = []
-    wanted = {status.lower() for status in statuses}
     for frame in frames:
         if frame is None or len(frame) == 0:
             continue
-        keep = np.ones(len(frame), dtype=bool)
-        if "status" in frame.columns:
-            status = frame["status"].astype("str").str.lower()
-            keep &= (frame["status"].isna() | status.isin(wanted)).to_numpy()
-        if "medium" in frame.columns:
-            keep &= (frame["medium"].isna() | (frame["medium"].astype("str").str.lower() == "fibre")).to_numpy()
-        series = frame.geometry[keep]
+        series = frame.geometry[in_service(frame, statuses)]
         if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
             series = series.to_crs("EPSG:4326")
         geoms.append(series.to_numpy())

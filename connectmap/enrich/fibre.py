@@ -8,7 +8,9 @@ Columns added:
   distance to segments taken as great-circle arcs between their vertices (:class:`connectmap.geodesy.PolylineIndex`;
   its docstring states the error bound: under 1 m within 20 km of a line, under 2e-5 of the distance beyond).
 
-All are NaN/empty when the network has no nodes (or no lines): unknown, not zero.
+Only fibre that carries traffic counts (``fibre_statuses``, default operational; unknown status counts): a
+microwave site in a WATRA node file or a planned route is not fibre a school can be connected to. All are
+NaN/empty when the network has no such nodes (or lines): unknown, not zero.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def add_fibre(schools: pd.DataFrame, fibre: FibreNetwork | None, params: EnrichP
     fibre
         Network from :func:`connectmap.io.read_fibre`; ``None`` leaves every column empty.
     params
-        ``fibre_densify_spacing_m`` (speed only).
+        ``fibre_statuses``: which features count (see :func:`connectmap.io.fibre.in_service`: microwave sites,
+        and routes whose status is not listed, are left out); ``fibre_densify_spacing_m`` (speed only).
 
     Returns
     -------
@@ -63,6 +66,13 @@ def add_fibre(schools: pd.DataFrame, fibre: FibreNetwork | None, params: EnrichP
     schools = schools.copy()
     lon, lat = school_lonlat(schools)
     n = len(schools)
+    if fibre is not None:
+        usable = fibre.in_service(params.fibre_statuses)
+        left_out = len(fibre.nodes) - len(usable.nodes), len(fibre.lines) - len(usable.lines)
+        if any(left_out):
+            log.info("fibre: %d nodes and %d lines left out (medium not fibre, or status not in %s)",
+                     *left_out, params.fibre_statuses)
+        fibre = usable
     nodes = fibre.nodes if fibre is not None else None
     lines = fibre.lines if fibre is not None else None
     have_nodes = nodes is not None and len(nodes) > 0

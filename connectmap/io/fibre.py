@@ -47,6 +47,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 
 from connectmap import columns as C
 from connectmap.errors import InputError
@@ -55,7 +56,7 @@ from connectmap.io.vector import describe_layer, find_field, list_layers, read_v
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FibreNetwork", "read_fibre"]
+__all__ = ["FibreNetwork", "in_service", "read_fibre"]
 
 FIBRE_NAME = C.describe("name", "Name of the fibre node or line as given in the source", "text")
 FIBRE_STATUS = C.describe(
@@ -118,11 +119,46 @@ class FibreNetwork:
         {"source": pd.array([], dtype="string"), "feature": np.array([], dtype=np.int64),
          "reason": pd.array([], dtype="string")}))
 
+    def in_service(self, statuses: Sequence[str]) -> FibreNetwork:
+        """The nodes and lines that can carry traffic: see :func:`in_service`."""
+        return FibreNetwork(nodes=self.nodes[in_service(self.nodes, statuses)],
+                            lines=self.lines[in_service(self.lines, statuses)], rejected=self.rejected)
+
     def summary(self) -> str:
         """One line: counts of nodes and lines (by status) and total line length."""
         km = float(self.lines[FIBRE_LENGTH_KM].sum()) if len(self.lines) else 0.0
         return (f"{len(self.nodes)} nodes, {len(self.lines)} lines ({km:,.0f} km), "
                 f"{len(self.rejected)} features rejected")
+
+
+def in_service(frame: pd.DataFrame, statuses: Sequence[str]) -> NDArray[np.bool_]:
+    """Which features of a fibre layer count as fibre that can carry traffic.
+
+    A feature counts when its ``status`` is one of ``statuses`` (OFDS codes, any case) and its ``medium`` is
+    fibre. A missing status or medium counts too: most files say neither, and leaving them out would leave no
+    network at all. Microwave sites (WATRA node files mix them in), decommissioned or planned routes do not.
+
+    Parameters
+    ----------
+    frame
+        Fibre nodes or lines with optional ``status`` and ``medium`` columns.
+    statuses
+        Statuses that count, e.g. ``["operational"]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per row of ``frame``.
+    """
+    keep = np.ones(len(frame), dtype=bool)
+    if FIBRE_STATUS in frame.columns:
+        wanted = {status.lower() for status in statuses}
+        status = frame[FIBRE_STATUS]
+        keep &= (status.isna() | status.astype("str").str.lower().isin(wanted)).to_numpy()
+    if FIBRE_MEDIUM in frame.columns:
+        medium = frame[FIBRE_MEDIUM]
+        keep &= (medium.isna() | (medium.astype("str").str.lower() == "fibre")).to_numpy()
+    return keep
 
 
 def read_fibre(

@@ -111,6 +111,14 @@ class EnrichParams(Section):
         True, unit="-",
         description="Also add nearest_<TECH>_distance__<operator> and nearest_<TECH>_id__<operator> per operator.",
     )
+    fibre_statuses: list[str] = param(
+        ["operational"], unit="-",
+        description="Fibre nodes and lines that fiber_node_distance and fiber_line_distance_km measure to, by "
+        "status (OFDS codes as connectmap.io.read_fibre gives them); features of unknown status count, features "
+        "whose medium is not fibre (microwave, copper) never do. Add planned or underConstruction to cost "
+        "connections to routes not yet built.",
+        source="connectmap (a school can only be connected to fibre that carries traffic)",
+    )
     fibre_densify_spacing_m: float = param(
         1000.0, unit="m", gt=0,
         description="Spacing of the points that index fibre lines; changes speed only, never the distance.",
