@@ -57,6 +57,14 @@ def test_unknown_keys_and_wrong_types_name_their_key_path(tmp_path):
 def test_constraints_and_file_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"validation.near_duplicate_any_m: Input should be greater than 0"):
         config_from_dict({"validation": {"near_duplicate_any_m": -1}})
+    # A misspelt fibre status would leave no fibre in service; it is refused with the codes that are allowed.
+    with pytest.raises(ConfigError, match=r"enrich.fibre_statuses.1: Input should be 'operational', "
+                                          r"'underConstruction'.*\(got 'Operationnal'\)"):
+        config_from_dict({"enrich": {"fibre_statuses": ["planned", "Operationnal"]}})
+    with pytest.raises(ConfigError, match=r"cost.microwave.backhaul_fibre_statuses.0"):
+        config_from_dict({"cost": {"microwave": {"backhaul_fibre_statuses": ["built"]}}})
+    assert config_from_dict({"enrich": {"fibre_statuses": ["underConstruction"]}}).enrich.fibre_statuses == [
+        "underConstruction"]
     with pytest.raises(MissingInputError, match="config init"):
         load_config(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"

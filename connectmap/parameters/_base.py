@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+#: Status codes of the Open Fibre Data Standard, as :func:`connectmap.io.read_fibre` normalises them: a parameter
+#: that lists statuses takes only these, so a typo is an error rather than a network with nothing in service.
+FibreStatus = Literal["operational", "underConstruction", "planned", "proposed", "decommissioned", "inactive"]
 
 
 class Section(BaseModel):

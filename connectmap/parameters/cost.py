@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from connectmap.parameters._base import Section, param
+from connectmap.parameters._base import FibreStatus, Section, param
 
 #: Technologies the cost model knows, in the order used to break exact ties (terrestrial first).
 COST_TECHNOLOGIES: tuple[str, ...] = ("fibre", "cellular", "microwave", "satellite")
@@ -216,7 +216,7 @@ class MicrowaveParams(Section):
         "or line.",
         source="connectmap assumption",
     )
-    backhaul_fibre_statuses: list[str] = param(
+    backhaul_fibre_statuses: list[FibreStatus] = param(
         ["operational"], unit="-",
         description="Fibre features that can backhaul a tower, by status (OFDS codes as connectmap.io.read_fibre "
         "gives them); features of unknown status count, features whose medium is not fibre (microwave, copper) "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from connectmap.parameters._base import Section, param
+from connectmap.parameters._base import FibreStatus, Section, param
 
 _RANGE_SOURCE = (
     "connectmap assumption: typical radius of a rural macro cell of that technology on a 20-40 m mast; "
@@ -111,7 +111,7 @@ class EnrichParams(Section):
         True, unit="-",
         description="Also add nearest_<TECH>_distance__<operator> and nearest_<TECH>_id__<operator> per operator.",
     )
-    fibre_statuses: list[str] = param(
+    fibre_statuses: list[FibreStatus] = param(
         ["operational"], unit="-",
         description="Fibre nodes and lines that fiber_node_distance and fiber_line_distance_km measure to, by "
         "status (OFDS codes as connectmap.io.read_fibre gives them); features of unknown status count, features "
