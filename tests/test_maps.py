@@ -288,6 +288,18 @@ def test_popup_fields_keep_ids_as_text_and_parse_numbers_read_as_text():
     assert columns["connectivity_probability"]["v"] == [45.7, 90.0]
 
 
+def test_fibre_not_operational_is_dashed():
+    """Planned, under-construction and decommissioned routes are flagged for dashing; unknown status is not."""
+    lines = gpd.GeoDataFrame(
+        {"line_id": list("abcde"), "status": pd.array(["operational", "planned", None, " Operational",
+                                                       "underConstruction"], dtype="string")},
+        geometry=[shapely.LineString([(i, 0), (i, 1)]) for i in range(5)], crs=4326)
+    layer = build_map_data(schools_table(3), fibre=lines, params=MapParams(outline_simplify_m=0))["lines"][0]
+    assert layer["dashed"] == [0, 1, 0, 0, 1] and layer["dashedCount"] == 2
+    no_status = build_map_data(schools_table(3), fibre=lines.drop(columns="status"), params=MapParams())["lines"][0]
+    assert no_status["dashed"] == [0] * 5 and no_status["dashedCount"] == 0
+
+
 def test_lines_and_fibre_nodes_keep_every_part():
     lines = gpd.GeoDataFrame({"line_id": ["a", "b"], "medium": ["fibre", "microwave"]}, geometry=[
         shapely.MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 2), (4, 3)]]),
@@ -370,6 +382,24 @@ def test_static_png_shows_the_categories(tmp_path):
     expected = schools["connectivity"].value_counts(dropna=False)
     assert f"Connected (reported) ({expected[True]:,})" in texts
     assert f"Unknown ({expected[pd.NA]:,})" in texts
+
+
+def test_static_png_dashes_fibre_not_operational():
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import to_rgb
+
+    lines = gpd.GeoDataFrame(
+        {"line_id": list("abc"), "status": pd.array([None, "planned", "operational"], dtype="string")},
+        geometry=[shapely.LineString(), shapely.LineString([(-12, 16), (-8, 16)]),
+                  shapely.LineString([(-12, 18), (-8, 18)])], crs=4326)
+    fig = render_static_map(schools_table(10), fibre=lines, params=MapParams(png_dpi=50))
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "Fibre line" in texts and "Fibre line, not operational (planned, ...)" in texts
+    fibre = [c for c in fig.axes[0].collections if isinstance(c, LineCollection) and len(c.get_segments())
+             and np.allclose(c.get_color()[0][:3], to_rgb(md.FIBRE_COLOUR))]
+    # One solid collection (the operational line; the empty one is dropped) and one dashed (the planned line).
+    dashes = sorted(c.get_linestyle()[0][1] is not None for c in fibre)
+    assert dashes == [False, True] and all(len(c.get_segments()) == 1 for c in fibre)
 
 
 # --- mistakes --------------------------------------------------------------------------------------------------------

@@ -282,6 +282,41 @@ def test_mauritania_offline_shows_towers_fibre_and_schools(browser, tmp_path):
         view.page.close()
 
 
+def test_fibre_not_operational_is_drawn_dashed(browser, tmp_path):
+    """On screen, an operational route is one unbroken stroke and a planned one alternates stroke and gap; the
+    legend counts the dashed routes."""
+    schools = hostile_schools()
+    lon0, lon1 = schools.geometry.x.min(), schools.geometry.x.max()
+    lat0, lat1 = schools.geometry.y.min(), schools.geometry.y.max()
+    rows = {"operational": lat0 + 0.3 * (lat1 - lat0), "planned": lat0 + 0.7 * (lat1 - lat0)}
+    lines = gpd.GeoDataFrame(
+        {"line_id": list(rows), "status": list(rows), "medium": ["fibre", "fibre"]},
+        geometry=[shapely.LineString([(lon0, lat), (lon1, lat)]) for lat in rows.values()], crs=4326)
+    path = write_map(tmp_path / "map.html", schools, fibre=lines)
+    view = OfflinePage(browser, path)
+    try:
+        view.page.locator(".cm-layers label", has_text="Schools").locator("input").uncheck()
+        view.settle()
+        image = view.screenshot(tmp_path / "dashed.png")
+        fibre_rgb = hex_rgb(md.FIBRE_COLOUR)
+        share = {}
+        for status, lat in rows.items():
+            (x0, y), (x1, _) = (view.js("([lat, lon]) => { const p = connectmap.map.latLngToContainerPoint("
+                                        "[lat, lon]); return [p.x, p.y]; }", [lat, lon]) for lon in (lon0, lon1))
+            # Pixels along the middle of the route, away from its ends; the legend and controls sit at the right.
+            xs = np.arange(round(x0) + 10, round(min(x1, 0.6 * VIEWPORT["width"])) - 10)
+            stroke = np.abs(image[round(y), xs] - fibre_rgb).sum(axis=1) < 90
+            share[status] = stroke.mean()
+            assert xs.size > 100, status
+        assert share["operational"] > 0.95, share
+        assert 0.3 < share["planned"] < 0.8, share
+        legend = view.page.locator(".cm-legend-section[data-layer=fibre_lines]").inner_text()
+        assert "dashed: not operational" in legend and "1" in legend.split("not operational")[1]
+        view.assert_clean()
+    finally:
+        view.page.close()
+
+
 def test_region_choropleth_colours_and_popup(browser, tmp_path):
     # Two regions side by side; West has 3 of 4 schools connected (75 %), East 0 of 2 (0 %).
     regions = gpd.GeoDataFrame({"admin1": ["West", "East"]},

@@ -427,6 +427,18 @@ def medium_colouring(frame: pd.DataFrame) -> Colouring:
     return Colouring("medium", "Medium", categories, [FIBRE_COLOUR, MICROWAVE_COLOUR, "#8c6d8c"], codes)
 
 
+def not_operational(frame: pd.DataFrame) -> np.ndarray:
+    """Fibre features whose status says they carry no traffic (planned, under construction, decommissioned, ...).
+
+    The maps draw them dashed: enrichment and costing do not measure to them by default (``enrich.fibre_statuses``).
+    A missing status is not known to be out of service, so it is drawn solid.
+    """
+    if "status" not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    status = frame["status"].astype("string").str.strip().str.lower()
+    return (status.notna() & (status != "operational")).to_numpy(dtype=bool)
+
+
 # --- columns as compact JSON arrays -------------------------------------------------------------------------------
 def _clean_strings(values: np.ndarray) -> list[Any]:
     return [clean_text(v)[0] if v is not None else None for v in values]

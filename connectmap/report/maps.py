@@ -128,9 +128,11 @@ def _lines_layer(lines: gpd.GeoDataFrame, params: MapParams, *, layer_id: str, n
     paths = [chunk[:, ::-1].ravel().tolist() for chunk in np.split(coords, splits)]
     columns, fields = md.encode_fields(lines, [*_FIBRE_POPUP])
     colouring = md.medium_colouring(lines)
+    dashed = md.not_operational(lines)
     return {"id": layer_id, "name": name, "colour": md.FIBRE_COLOUR, "weight": 3, "visible": True,
             "paths": paths, "feature": feature.tolist(), "title": [c for c in ("name", "line_id") if c in columns],
-            "columns": columns, "fields": fields, "colouring": colouring.as_json()}
+            "columns": columns, "fields": fields, "colouring": colouring.as_json(),
+            "dashed": dashed.astype(int).tolist(), "dashedCount": int(dashed.sum())}
 
 
 def _tower_layers(towers: gpd.GeoDataFrame, params: MapParams) -> list[dict[str, Any]]:

@@ -160,8 +160,13 @@ def render_static_map(
     # Fibre.
     nodes, lines = md.split_fibre(fibre)
     if lines is not None and len(lines):
-        _mercator(lines, "fibre lines").plot(ax=ax, color=md.FIBRE_COLOUR, linewidth=1.6, zorder=3)
-        handles.append(Line2D([], [], color=md.FIBRE_COLOUR, linewidth=1.6, label="Fibre line"))
+        projected = _mercator(lines, "fibre lines")
+        dashed = md.not_operational(projected)
+        for part, style, label in ((~dashed, "solid", "Fibre line"),
+                                   (dashed, (0, (4, 3)), "Fibre line, not operational (planned, ...)")):
+            if part.any():
+                projected[part].plot(ax=ax, color=md.FIBRE_COLOUR, linewidth=1.6, linestyle=style, zorder=3)
+                handles.append(Line2D([], [], color=md.FIBRE_COLOUR, linewidth=1.6, linestyle=style, label=label))
     if nodes is not None and len(nodes):
         lon, lat, ok = md.point_coordinates(md.to_wgs84(nodes, "fibre nodes"))
         x, y = _xy(lon[ok], lat[ok])

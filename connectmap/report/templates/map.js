@@ -304,7 +304,7 @@
         var feature = spec.feature[p];
         var colour = spec.colouring ? spec.colouring.legend[spec.colouring.codes[feature]].colour : spec.colour;
         var line = L.polyline(latlngs, { pane: "cmLines", renderer: lineRenderer, color: colour,
-          weight: spec.weight, opacity: 0.9 });
+          weight: spec.weight, opacity: 0.9, dashArray: spec.dashed[feature] ? "8 6" : null });
         line.bindPopup(function () {
           return popupContent(spec.name, titleOf(spec, feature), spec.fields, spec.columns, feature);
         });
@@ -591,6 +591,8 @@
     function swatch(symbol, colour, opacity) {
       var s = el("span", "cm-swatch cm-" + symbol);
       if (symbol === "triangle") s.style.borderBottomColor = colour;
+      else if (symbol === "dashed") s.style.background = "repeating-linear-gradient(90deg, " + colour +
+        " 0 5px, transparent 5px 8px)";
       else s.style.background = colour;
       if (opacity !== undefined) s.style.opacity = String(Math.max(opacity, 0.35));
       return s;
@@ -654,6 +656,10 @@
             });
           } else {
             legendRow(section, "line", o.spec.colour, o.name, null);
+          }
+          if (o.spec.dashedCount > 0) {
+            legendRow(section, "dashed", "#555", "dashed: not operational (planned, under construction, ...)",
+              o.spec.dashedCount);
           }
         } else if (o.kind === "area") {
           legendRow(section, "square", o.spec.colour, o.name, null, o.spec.opacity);
