@@ -56,7 +56,7 @@ from connectmap.io.vector import describe_layer, find_field, list_layers, read_v
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FibreNetwork", "in_service", "read_fibre"]
+__all__ = ["FibreNetwork", "in_service", "read_fibre", "status_in"]
 
 FIBRE_NAME = C.describe("name", "Name of the fibre node or line as given in the source", "text")
 FIBRE_STATUS = C.describe(
@@ -150,15 +150,33 @@ def in_service(frame: pd.DataFrame, statuses: Sequence[str]) -> NDArray[np.bool_
     numpy.ndarray
         One bool per row of ``frame``.
     """
-    keep = np.ones(len(frame), dtype=bool)
-    if FIBRE_STATUS in frame.columns:
-        wanted = {status.lower() for status in statuses}
-        status = frame[FIBRE_STATUS]
-        keep &= (status.isna() | status.astype("str").str.lower().isin(wanted)).to_numpy()
+    keep = status_in(frame, statuses)
     if FIBRE_MEDIUM in frame.columns:
         medium = frame[FIBRE_MEDIUM]
         keep &= (medium.isna() | (medium.astype("str").str.lower() == "fibre")).to_numpy()
     return keep
+
+
+def status_in(frame: pd.DataFrame, statuses: Sequence[str]) -> NDArray[np.bool_]:
+    """Rows whose ``status`` is one of ``statuses`` (any case, surrounding spaces ignored) or is missing.
+
+    Parameters
+    ----------
+    frame
+        Fibre nodes or lines, with or without a ``status`` column (without one, every row is kept).
+    statuses
+        Statuses that count, e.g. ``["operational"]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per row of ``frame``.
+    """
+    if FIBRE_STATUS not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    wanted = {status.strip().lower() for status in statuses}
+    status = frame[FIBRE_STATUS].astype("string").str.strip().str.lower()
+    return np.array(status.isna() | status.isin(wanted), dtype=bool)  # a writable copy: callers combine masks
 
 
 def read_fibre(

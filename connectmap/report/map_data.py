@@ -25,6 +25,7 @@ import shapely
 
 from connectmap.columns import COLUMNS, GENERATION, TECHNOLOGIES, describe
 from connectmap.errors import CRSError, SchemaError
+from connectmap.io.fibre import status_in
 from connectmap.parameters.maps import MapParams
 from connectmap.report.text import clean_text
 
@@ -433,10 +434,7 @@ def not_operational(frame: pd.DataFrame) -> np.ndarray:
     The maps draw them dashed: enrichment and costing do not measure to them by default (``enrich.fibre_statuses``).
     A missing status is not known to be out of service, so it is drawn solid.
     """
-    if "status" not in frame:
-        return np.zeros(len(frame), dtype=bool)
-    status = frame["status"].astype("string").str.strip().str.lower()
-    return (status.notna() & (status != "operational")).to_numpy(dtype=bool)
+    return ~status_in(frame, ["operational"])
 
 
 # --- columns as compact JSON arrays -------------------------------------------------------------------------------
